@@ -13,6 +13,7 @@ type MerchantStore interface {
 	CreateMerchant(ctx context.Context, m *Merchant, keys []*APIKey) error
 	Merchant(ctx context.Context, id string) (*Merchant, error)
 	Merchants(ctx context.Context) ([]*Merchant, error)
+	UpdateMerchant(ctx context.Context, m *Merchant) error
 
 	CreateAPIKey(ctx context.Context, k *APIKey) error
 	// APIKeyByHash finds a key by the hash of its plaintext (ErrNotFound if none).

@@ -163,3 +163,15 @@ func splitScopes(s string) []tender.Scope {
 	}
 	return out
 }
+
+// UpdateMerchant changes a merchant's name.
+func (db *DB) UpdateMerchant(ctx context.Context, m *tender.Merchant) error {
+	res, err := db.w.ExecContext(ctx, db.q(`UPDATE merchants SET name = ? WHERE id = ?`), m.Name, m.ID)
+	if err != nil {
+		return translate(err)
+	}
+	if n, _ := res.RowsAffected(); n == 0 {
+		return tender.ErrNotFound
+	}
+	return nil
+}

@@ -1,0 +1,42 @@
+package api
+
+import (
+	"context"
+	"net/http"
+
+	"github.com/tenderhq/tender"
+)
+
+type ctxKey struct{}
+
+// reqState is what the middleware learns about a request as it goes. One
+// pointer in the context lets outer layers (the access log) see what inner
+// ones (authentication) found without copying the request.
+type reqState struct {
+	id   string
+	auth *Auth
+}
+
+func state(ctx context.Context) *reqState {
+	s, _ := ctx.Value(ctxKey{}).(*reqState)
+	return s
+}
+
+// RequestID returns the id of the request being served ("req_…").
+func RequestID(ctx context.Context) string {
+	if s := state(ctx); s != nil {
+		return s.id
+	}
+	return ""
+}
+
+// withRequestID gives every request an id and sets the Request-Id header
+// before anything else can answer, so that every response carries it,
+// errors and panics included.
+func withRequestID(next http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		st := &reqState{id: tender.NewID(tender.PrefixRequest)}
+		w.Header().Set("Request-Id", st.id)
+		next.ServeHTTP(w, r.WithContext(context.WithValue(r.Context(), ctxKey{}, st)))
+	})
+}

@@ -1,0 +1,181 @@
+// Package api is Tender's HTTP layer: the router and its middleware
+// (request id, panic recovery, access log and metrics, authentication,
+// scopes, rate limits, body limits), the one error writer, request
+// decoding, and the canonical Stripe-shaped API. Other faces of the API
+// register their routes on the same Server, so that they share all of it.
+package api
+
+import (
+	"log/slog"
+	"net/http"
+	"net/http/httptest"
+	"runtime/debug"
+	"sync"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+
+	"github.com/tenderhq/tender"
+	"github.com/tenderhq/tender/ratelimit"
+)
+
+// Config is what a Server needs. Store and Logger are required.
+type Config struct {
+	Store  tender.Store
+	Logger *slog.Logger
+	// Limiter enforces per-key budgets; nil means no rate limiting.
+	Limiter ratelimit.Limiter
+	// RateLimit is requests per minute per key (seed 003: 1000); 0 = unlimited.
+	RateLimit int
+	// PaymentRateLimit is payment-creating requests per minute per key
+	// (seed 003: 100); 0 = unlimited.
+	PaymentRateLimit int
+	// MaxBodyBytes caps request bodies (default 1 MiB).
+	MaxBodyBytes int64
+	// Version is reported in logs and /healthz.
+	Version string
+	// Registry receives the HTTP metrics; nil makes a private one.
+	Registry *prometheus.Registry
+	// Now is the clock (default time.Now).
+	Now func() time.Time
+}
+
+// Server routes and serves Tender's API.
+type Server struct {
+	cfg     Config
+	log     *slog.Logger
+	store   tender.Store
+	mux     *http.ServeMux
+	handler http.Handler
+	metrics *metrics
+	now     func() time.Time
+
+	touched sync.Map // key id → time.Time of the last last_used_at write
+}
+
+// HandlerFunc is a route's handler. A returned error is written as the
+// error object; a handler that returns an error must not have written.
+type HandlerFunc func(w http.ResponseWriter, r *http.Request) error
+
+// Route describes who may call a route and what it costs.
+type Route struct {
+	// Public routes need no key (health checks, hosted pages).
+	Public bool
+	// Browser routes accept publishable keys as well as secret ones.
+	Browser bool
+	// Scope is what a restricted key must hold ("" = any key of the merchant).
+	Scope tender.Scope
+	// Payment routes also spend the payment-creation budget.
+	Payment bool
+}
+
+// New builds a server with the canonical API's routes.
+func New(cfg Config) *Server {
+	if cfg.MaxBodyBytes <= 0 {
+		cfg.MaxBodyBytes = 1 << 20
+	}
+	if cfg.Now == nil {
+		cfg.Now = time.Now
+	}
+	if cfg.Registry == nil {
+		cfg.Registry = prometheus.NewRegistry()
+	}
+	s := &Server{
+		cfg:     cfg,
+		log:     cfg.Logger,
+		store:   cfg.Store,
+		mux:     http.NewServeMux(),
+		metrics: newMetrics(cfg.Registry),
+		now:     cfg.Now,
+	}
+	s.routes()
+	s.handler = withRequestID(s.observe(http.HandlerFunc(s.serve)))
+	return s
+}
+
+// ServeHTTP serves a request.
+func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) { s.handler.ServeHTTP(w, r) }
+
+// Handle registers a route. pattern is a net/http pattern with a method
+// ("POST /v1/payment_intents/{id}/confirm").
+func (s *Server) Handle(pattern string, rt Route, h HandlerFunc) {
+	s.mux.Handle(pattern, s.wrap(rt, h))
+}
+
+// HandleHTTP registers a plain http.Handler with no authentication (pages,
+// metrics). It still gets request ids, recovery, logging and metrics.
+func (s *Server) HandleHTTP(pattern string, h http.Handler) {
+	s.mux.Handle(pattern, h)
+}
+
+func (s *Server) wrap(rt Route, h HandlerFunc) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		r.Body = http.MaxBytesReader(w, r.Body, s.cfg.MaxBodyBytes)
+		if !rt.Public {
+			a, err := s.authenticate(r, rt)
+			if err != nil {
+				s.WriteError(w, r, err)
+				return
+			}
+			if err := s.limit(w, r, a, rt); err != nil {
+				s.WriteError(w, r, err)
+				return
+			}
+			r = r.WithContext(withAuth(r.Context(), a))
+		}
+		if err := h(w, r); err != nil {
+			s.WriteError(w, r, err)
+		}
+	})
+}
+
+// serve dispatches to the mux, answering unknown routes and wrong methods
+// with the error object instead of net/http's plain text.
+func (s *Server) serve(w http.ResponseWriter, r *http.Request) {
+	defer func() {
+		if v := recover(); v != nil {
+			if v == http.ErrAbortHandler {
+				panic(v)
+			}
+			s.log.Error("panic", "request_id", RequestID(r.Context()), "panic", v, "stack", string(debug.Stack()))
+			if rw, ok := w.(*statusWriter); !ok || !rw.wrote {
+				s.WriteError(w, r, tender.Internal(nil))
+			}
+		}
+	}()
+	h, pattern := s.mux.Handler(r)
+	if pattern == "" {
+		// Ask the mux what it would have answered: 404 or 405 (with Allow).
+		rec := httptest.NewRecorder()
+		h.ServeHTTP(rec, r)
+		if allow := rec.Header().Get("Allow"); allow != "" {
+			w.Header().Set("Allow", allow)
+		}
+		if rec.Code == http.StatusMethodNotAllowed {
+			s.WriteError(w, r, tender.InvalidRequest(codeMethodNotAllowed,
+				"Unrecognized request URL method (%s: %s). Allowed: %s.", r.Method, r.URL.Path, rec.Header().Get("Allow")))
+			return
+		}
+		if rec.Code != http.StatusNotFound {
+			// A redirect the mux made (such as a cleaned path): pass it on.
+			for k, v := range rec.Header() {
+				w.Header()[k] = v
+			}
+			w.WriteHeader(rec.Code)
+			w.Write(rec.Body.Bytes())
+			return
+		}
+		s.WriteError(w, r, tender.InvalidRequest(codeRouteMissing,
+			"Unrecognized request URL (%s: %s).", r.Method, r.URL.Path))
+		return
+	}
+	s.mux.ServeHTTP(w, r)
+}
+
+func (s *Server) routes() {
+	s.HandleHTTP("GET /healthz", http.HandlerFunc(s.healthz))
+	s.HandleHTTP("GET /readyz", http.HandlerFunc(s.readyz))
+	s.HandleHTTP("GET /metrics", s.metrics.handler())
+	s.Handle("GET /v1/account", Route{Scope: tender.ScopeMerchantRead}, s.getAccount)
+	s.Handle("POST /v1/account", Route{Scope: tender.ScopeMerchantWrite}, s.updateAccount)
+}

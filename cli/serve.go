@@ -1,0 +1,276 @@
+package cli
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"net"
+	"net/http"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/redis/go-redis/v9"
+
+	"github.com/tenderhq/tender/api"
+	"github.com/tenderhq/tender/ratelimit"
+	"github.com/tenderhq/tender/sqlstore"
+	"github.com/tenderhq/tender/vault"
+)
+
+// config is Tender's configuration, from the environment and flags.
+type config struct {
+	addr             string
+	databaseURL      string
+	masterKey        string
+	redisURL         string
+	rateLimit        int
+	paymentRateLimit int
+	logFormat        string
+	logLevel         string
+}
+
+func loadConfig(env envFunc) (config, error) {
+	c := config{
+		addr:        env.get("TENDER_ADDR", "127.0.0.1:8080"),
+		databaseURL: env.get("TENDER_DATABASE_URL", "tender.db"),
+		masterKey:   env.get("TENDER_MASTER_KEY", ""),
+		redisURL:    env.get("TENDER_REDIS_URL", ""),
+		logFormat:   env.get("TENDER_LOG_FORMAT", "json"),
+		logLevel:    env.get("TENDER_LOG_LEVEL", "info"),
+	}
+	var err error
+	if c.rateLimit, err = envInt(env, "TENDER_RATE_LIMIT", 1000); err != nil {
+		return c, err
+	}
+	if c.paymentRateLimit, err = envInt(env, "TENDER_RATE_LIMIT_PAYMENTS", 100); err != nil {
+		return c, err
+	}
+	if c.logFormat != "json" && c.logFormat != "text" {
+		return c, fmt.Errorf("TENDER_LOG_FORMAT must be json or text, not %q", c.logFormat)
+	}
+	if _, err := parseLevel(c.logLevel); err != nil {
+		return c, err
+	}
+	return c, nil
+}
+
+func envInt(env envFunc, name string, def int) (int, error) {
+	v := env.get(name, "")
+	if v == "" {
+		return def, nil
+	}
+	n, err := strconv.Atoi(v)
+	if err != nil || n < 0 {
+		return 0, fmt.Errorf("%s must be a whole number ≥ 0 (0 disables), not %q", name, v)
+	}
+	return n, nil
+}
+
+func parseLevel(s string) (slog.Level, error) {
+	var l slog.Level
+	if err := l.UnmarshalText([]byte(strings.ToUpper(s))); err != nil {
+		return 0, fmt.Errorf("TENDER_LOG_LEVEL must be debug, info, warn or error, not %q", s)
+	}
+	return l, nil
+}
+
+func newLogger(c config, w io.Writer) *slog.Logger {
+	level, _ := parseLevel(c.logLevel)
+	opts := &slog.HandlerOptions{Level: level}
+	if c.logFormat == "text" {
+		return slog.New(slog.NewTextHandler(w, opts))
+	}
+	return slog.New(slog.NewJSONHandler(w, opts))
+}
+
+// openStore connects to the configured database and migrates it.
+func openStore(ctx context.Context, c config, log *slog.Logger) (*sqlstore.DB, error) {
+	db, err := sqlstore.Open(ctx, c.databaseURL, sqlstore.Options{})
+	if err != nil {
+		return nil, err
+	}
+	applied, err := db.Migrate(ctx)
+	if err != nil {
+		db.Close()
+		return nil, err
+	}
+	if len(applied) > 0 {
+		log.Info("database migrated", "applied", applied)
+	}
+	return db, nil
+}
+
+// keyring loads the master key: TENDER_MASTER_KEY, or on SQLite a key file
+// beside the database, made on first start. On PostgreSQL a key file would
+// differ between instances, so the variable is required.
+func keyring(c config, db *sqlstore.DB, log *slog.Logger) (*vault.Keyring, error) {
+	if c.masterKey != "" {
+		key, err := vault.ParseKey(c.masterKey)
+		if err != nil {
+			return nil, fmt.Errorf("TENDER_MASTER_KEY: %w", err)
+		}
+		return vault.New(key)
+	}
+	if db.Dialect() != sqlstore.SQLite {
+		return nil, errors.New("TENDER_MASTER_KEY is required with PostgreSQL (every instance must share it); make one with: openssl rand -base64 32")
+	}
+	path := strings.TrimSuffix(db.SQLitePath(), filepath.Ext(db.SQLitePath())) + ".key"
+	key, created, err := vault.LoadOrCreateKeyFile(path)
+	if err != nil {
+		return nil, fmt.Errorf("master key file: %w", err)
+	}
+	if created {
+		log.Warn("TENDER_MASTER_KEY is not set: created a master key file beside the database; back it up, or secrets stored with it are lost", "path", path)
+	} else {
+		log.Warn("TENDER_MASTER_KEY is not set: using the master key file beside the database", "path", path)
+	}
+	return vault.New(key)
+}
+
+func newLimiter(ctx context.Context, c config) (ratelimit.Limiter, func(), error) {
+	if c.redisURL == "" {
+		m := ratelimit.NewMemory()
+		return m, func() {}, nil
+	}
+	opt, err := redis.ParseURL(c.redisURL)
+	if err != nil {
+		return nil, nil, fmt.Errorf("TENDER_REDIS_URL: %w", err)
+	}
+	// Fail fast: the limiter fails open, so a slow Redis must not hold
+	// every request for go-redis's default retries.
+	opt.MaxRetries = 1
+	opt.DialTimeout = 500 * time.Millisecond
+	opt.ReadTimeout = 300 * time.Millisecond
+	opt.WriteTimeout = 300 * time.Millisecond
+	client := redis.NewClient(opt)
+	pctx, cancel := context.WithTimeout(ctx, 5*time.Second)
+	defer cancel()
+	if err := client.Ping(pctx).Err(); err != nil {
+		client.Close()
+		return nil, nil, fmt.Errorf("connect to Redis at TENDER_REDIS_URL: %w", err)
+	}
+	return ratelimit.NewRedis(client, "tender:ratelimit:"), func() { client.Close() }, nil
+}
+
+func cmdServe(ctx context.Context, args []string, env envFunc, stdout, stderr io.Writer, dev bool) error {
+	name, synopsis := "serve", "serve [--addr HOST:PORT]"
+	if dev {
+		name, synopsis = "dev", "dev [--addr HOST:PORT]"
+	}
+	fs := newFlags(name, synopsis, stderr)
+	addr := fs.String("addr", env.get("TENDER_ADDR", "127.0.0.1:8080"), "address to listen on (TENDER_ADDR)")
+	if err := parseFlags(fs, args, stdout, stderr); err != nil {
+		return helpOK(err)
+	}
+	if fs.NArg() > 0 {
+		return usageError{fmt.Sprintf("%s takes no arguments", name)}
+	}
+	if dev && env.get("TENDER_LOG_FORMAT", "") == "" {
+		env = overlay(env, "TENDER_LOG_FORMAT", "text")
+	}
+	c, err := loadConfig(env)
+	if err != nil {
+		return err
+	}
+	c.addr = *addr
+	log := newLogger(c, stderr)
+
+	db, err := openStore(ctx, c, log)
+	if err != nil {
+		return err
+	}
+	defer db.Close()
+	if _, err := keyring(c, db, log); err != nil {
+		return err
+	}
+	limiter, closeLimiter, err := newLimiter(ctx, c)
+	if err != nil {
+		return err
+	}
+	defer closeLimiter()
+
+	if dev {
+		if err := devMerchant(ctx, db, stdout, c.addr); err != nil {
+			return err
+		}
+	}
+
+	srv := api.New(api.Config{
+		Store:            db,
+		Logger:           log,
+		Limiter:          limiter,
+		RateLimit:        c.rateLimit,
+		PaymentRateLimit: c.paymentRateLimit,
+		Version:          version(),
+	})
+	ln, err := net.Listen("tcp", c.addr)
+	if err != nil {
+		return fmt.Errorf("listen on %s: %w", c.addr, err)
+	}
+	hs := &http.Server{
+		Handler:           srv,
+		ReadHeaderTimeout: 10 * time.Second,
+		ReadTimeout:       30 * time.Second,
+		WriteTimeout:      60 * time.Second,
+		IdleTimeout:       120 * time.Second,
+		ErrorLog:          slog.NewLogLogger(log.Handler(), slog.LevelWarn),
+	}
+	log.Info("listening", "addr", ln.Addr().String(), "url", "http://"+ln.Addr().String(),
+		"database", db.Kind(), "version", version(), "redis", c.redisURL != "")
+	errc := make(chan error, 1)
+	go func() { errc <- hs.Serve(ln) }()
+	select {
+	case err := <-errc:
+		return err
+	case <-ctx.Done():
+	}
+	log.Info("shutting down: finishing in-flight requests")
+	sctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	if err := hs.Shutdown(sctx); err != nil {
+		return fmt.Errorf("shutdown: %w", err)
+	}
+	log.Info("stopped")
+	return nil
+}
+
+// overlay returns env with one variable set.
+func overlay(env envFunc, name, value string) envFunc {
+	return func(k string) string {
+		if k == name {
+			return value
+		}
+		return env(k)
+	}
+}
+
+func cmdMigrate(ctx context.Context, args []string, env envFunc, stdout, stderr io.Writer) error {
+	fs := newFlags("migrate", "migrate", stderr)
+	if err := parseFlags(fs, args, stdout, stderr); err != nil {
+		return helpOK(err)
+	}
+	c, err := loadConfig(env)
+	if err != nil {
+		return err
+	}
+	db, err := sqlstore.Open(ctx, c.databaseURL, sqlstore.Options{})
+	if err != nil {
+		return err
+	}
+	defer db.Close()
+	applied, err := db.Migrate(ctx)
+	if err != nil {
+		return err
+	}
+	if len(applied) == 0 {
+		fmt.Fprintf(stdout, "%s database is up to date\n", db.Kind())
+	}
+	for _, m := range applied {
+		fmt.Fprintln(stdout, "applied", m)
+	}
+	return nil
+}
