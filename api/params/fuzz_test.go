@@ -20,8 +20,8 @@ func checkClientError(t *testing.T, err error) {
 	}
 }
 
-// decodeAll decodes v into a catch-all map field and into a struct with
-// every supported field kind; neither may panic or return a server error.
+// decodeAll decodes v into a catch-all map field and into structs with
+// every supported field kind; none may panic or return a server error.
 func decodeAll(t *testing.T, v Values) {
 	var sink struct {
 		M map[string]any `param:"m"`
@@ -31,6 +31,8 @@ func decodeAll(t *testing.T, v Values) {
 	}
 	var p testParams
 	checkClientError(t, Decode(v, &p))
+	var l testLists
+	checkClientError(t, Decode(v, &l))
 }
 
 var formSeeds = []string{
