@@ -4,6 +4,7 @@ import (
 	"crypto/rand"
 	"encoding/binary"
 	"strings"
+	"sync"
 	"time"
 )
 
@@ -36,24 +37,48 @@ const (
 // since the Unix epoch followed by 80 random bits. The time prefix keeps
 // B-tree inserts at the right edge and makes ids usable as pagination
 // cursors in creation order; the random part makes them unguessable.
+// Within one process ids are strictly increasing: two ids made in the same
+// millisecond differ by one in their random part (as monotonic ULIDs do), so
+// that events written in one transaction list in the order they were made.
 func NewID(prefix string) string {
 	return newIDAt(prefix, time.Now())
+}
+
+var idState struct {
+	sync.Mutex
+	ms     uint64
+	hi, lo uint64 // the last id's 128 bits
 }
 
 func newIDAt(prefix string, t time.Time) string {
 	var raw [16]byte
 	ms := uint64(t.UnixMilli())
-	binary.BigEndian.PutUint64(raw[0:8], ms<<16)
-	// The two low bytes of the first word and the whole second word are random.
 	if _, err := rand.Read(raw[6:]); err != nil {
 		panic("tender: crypto/rand failed: " + err.Error())
 	}
+	binary.BigEndian.PutUint64(raw[0:8], ms<<16|uint64(binary.BigEndian.Uint16(raw[6:8])))
+	hi := binary.BigEndian.Uint64(raw[0:8])
+	lo := binary.BigEndian.Uint64(raw[8:16])
+	idState.Lock()
+	if ms <= idState.ms {
+		// Same millisecond (or the clock stepped back): the last id plus one.
+		hi, lo = idState.hi, idState.lo+1
+		if lo == 0 {
+			hi++
+		}
+	} else {
+		idState.ms = ms
+	}
+	idState.hi, idState.lo = hi, lo
+	idState.Unlock()
+	return encodeID(prefix, hi, lo)
+}
+
+func encodeID(prefix string, hi, lo uint64) string {
 	var b strings.Builder
 	b.Grow(len(prefix) + 1 + idBodyLen)
 	b.WriteString(prefix)
 	b.WriteByte('_')
-	hi := binary.BigEndian.Uint64(raw[0:8])
-	lo := binary.BigEndian.Uint64(raw[8:16])
 	// 128 bits as 26 base32 digits: the first digit carries the top 3 bits.
 	var out [idBodyLen]byte
 	for i := idBodyLen - 1; i >= 0; i-- {

@@ -254,7 +254,7 @@ func describe(node any) string {
 	}
 }
 
-// digitKeys counts the keys of obj that could be array indices' spelling.
+// digitKeys counts the keys of obj made only of digits, as indices are.
 func digitKeys(obj map[string]any) int {
 	n := 0
 	for k := range obj {
