@@ -53,7 +53,10 @@ type Error struct {
 	Message     string
 	Param       string
 	DeclineCode string
-	Cause       error
+	// PaymentIntent is the intent a card error happened on, returned inside
+	// the error object as Stripe does.
+	PaymentIntent *PaymentIntent
+	Cause         error
 }
 
 func (e *Error) Error() string {

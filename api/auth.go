@@ -173,12 +173,3 @@ func (s *Server) limit(w http.ResponseWriter, r *http.Request, a *Auth, rt Route
 func ceilSeconds(d time.Duration) int {
 	return int(math.Ceil(d.Seconds()))
 }
-
-// withAuth is kept for handlers that build sub-requests; the auth already
-// lives in the request state.
-func withAuth(ctx context.Context, a *Auth) context.Context {
-	if st := state(ctx); st != nil {
-		st.auth = a
-	}
-	return ctx
-}

@@ -14,12 +14,13 @@ type errorBody struct {
 }
 
 type errorObject struct {
-	Type        tender.ErrorType `json:"type"`
-	Code        string           `json:"code,omitempty"`
-	Message     string           `json:"message"`
-	Param       string           `json:"param,omitempty"`
-	DeclineCode string           `json:"decline_code,omitempty"`
-	RequestID   string           `json:"request_id"`
+	Type          tender.ErrorType          `json:"type"`
+	Code          string                    `json:"code,omitempty"`
+	Message       string                    `json:"message"`
+	Param         string                    `json:"param,omitempty"`
+	DeclineCode   string                    `json:"decline_code,omitempty"`
+	PaymentIntent *tender.PaymentIntentJSON `json:"payment_intent,omitempty"`
+	RequestID     string                    `json:"request_id"`
 }
 
 // Codes that only the HTTP layer produces.
@@ -93,8 +94,10 @@ func (s *Server) WriteError(w http.ResponseWriter, r *http.Request, err error) {
 	if status == http.StatusServiceUnavailable {
 		w.Header().Set("Retry-After", "1")
 	}
-	WriteJSON(w, status, errorBody{Error: errorObject{
-		Type: e.Type, Code: e.Code, Message: e.Message, Param: e.Param,
-		DeclineCode: e.DeclineCode, RequestID: rid,
-	}})
+	obj := errorObject{Type: e.Type, Code: e.Code, Message: e.Message, Param: e.Param,
+		DeclineCode: e.DeclineCode, RequestID: rid}
+	if e.PaymentIntent != nil {
+		obj.PaymentIntent = e.PaymentIntent.JSON()
+	}
+	WriteJSON(w, status, errorBody{Error: obj})
 }

@@ -5,6 +5,7 @@ import (
 	"net/http"
 
 	"github.com/tenderhq/tender"
+	"github.com/tenderhq/tender/api/params"
 )
 
 type ctxKey struct{}
@@ -15,6 +16,16 @@ type ctxKey struct{}
 type reqState struct {
 	id   string
 	auth *Auth
+	// params are the request's parameters when the idempotency layer
+	// already read them (to fingerprint the request).
+	params params.Values
+	// idem is the idempotency record the request runs under, if any.
+	idem *tender.IdempotencyRecord
+	// resumed: this request took over an interrupted one with the same key.
+	resumed bool
+	// committed: the request changed stored state (decides whether an
+	// idempotent request's error response is kept for replay).
+	committed bool
 }
 
 func state(ctx context.Context) *reqState {

@@ -25,6 +25,10 @@ func WriteJSON(w http.ResponseWriter, status int, v any) {
 // Decode reads the request's parameters (JSON, form with Stripe's bracket
 // notation, or the query string for GET) into dst, rejecting unknown ones.
 func Decode(r *http.Request, dst any) error {
+	st := state(r.Context())
+	if st != nil && st.params != nil {
+		return params.Decode(st.params, dst)
+	}
 	v, err := params.FromRequest(r)
 	if err != nil {
 		return err
@@ -34,4 +38,8 @@ func Decode(r *http.Request, dst any) error {
 
 func contextWithTimeout(r *http.Request, d time.Duration) (context.Context, context.CancelFunc) {
 	return context.WithTimeout(r.Context(), d)
+}
+
+func contextWithoutCancel(ctx context.Context, d time.Duration) (context.Context, context.CancelFunc) {
+	return context.WithTimeout(context.WithoutCancel(ctx), d)
 }

@@ -16,13 +16,19 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 
 	"github.com/tenderhq/tender"
+	"github.com/tenderhq/tender/engine"
 	"github.com/tenderhq/tender/ratelimit"
 )
 
-// Config is what a Server needs. Store and Logger are required.
+// Config is what a Server needs. Store, Payments, Engine and Logger are required.
 type Config struct {
-	Store  tender.Store
-	Logger *slog.Logger
+	Store    tender.Store
+	Payments tender.PaymentStore
+	Engine   *engine.Engine
+	Logger   *slog.Logger
+	// IdempotencyLockTimeout is how long a request may hold its
+	// Idempotency-Key before a retry may take the key over (default 30s).
+	IdempotencyLockTimeout time.Duration
 	// Limiter enforces per-key budgets; nil means no rate limiting.
 	Limiter ratelimit.Limiter
 	// RateLimit is requests per minute per key (seed 003: 1000); 0 = unlimited.
@@ -42,13 +48,15 @@ type Config struct {
 
 // Server routes and serves Tender's API.
 type Server struct {
-	cfg     Config
-	log     *slog.Logger
-	store   tender.Store
-	mux     *http.ServeMux
-	handler http.Handler
-	metrics *metrics
-	now     func() time.Time
+	cfg      Config
+	log      *slog.Logger
+	store    tender.Store
+	payments tender.PaymentStore
+	engine   *engine.Engine
+	mux      *http.ServeMux
+	handler  http.Handler
+	metrics  *metrics
+	now      func() time.Time
 
 	touched sync.Map // key id → time.Time of the last last_used_at write
 }
@@ -77,16 +85,21 @@ func New(cfg Config) *Server {
 	if cfg.Now == nil {
 		cfg.Now = time.Now
 	}
+	if cfg.IdempotencyLockTimeout <= 0 {
+		cfg.IdempotencyLockTimeout = 30 * time.Second
+	}
 	if cfg.Registry == nil {
 		cfg.Registry = prometheus.NewRegistry()
 	}
 	s := &Server{
-		cfg:     cfg,
-		log:     cfg.Logger,
-		store:   cfg.Store,
-		mux:     http.NewServeMux(),
-		metrics: newMetrics(cfg.Registry),
-		now:     cfg.Now,
+		cfg:      cfg,
+		log:      cfg.Logger,
+		store:    cfg.Store,
+		payments: cfg.Payments,
+		engine:   cfg.Engine,
+		mux:      http.NewServeMux(),
+		metrics:  newMetrics(cfg.Registry),
+		now:      cfg.Now,
 	}
 	s.routes()
 	s.handler = withRequestID(s.observe(http.HandlerFunc(s.serve)))
@@ -121,7 +134,10 @@ func (s *Server) wrap(rt Route, h HandlerFunc) http.Handler {
 				s.WriteError(w, r, err)
 				return
 			}
-			r = r.WithContext(withAuth(r.Context(), a))
+			if key := r.Header.Get("Idempotency-Key"); key != "" && r.Method == http.MethodPost {
+				s.idempotent(w, r, a, key, h)
+				return
+			}
 		}
 		if err := h(w, r); err != nil {
 			s.WriteError(w, r, err)
@@ -178,4 +194,28 @@ func (s *Server) routes() {
 	s.HandleHTTP("GET /metrics", s.metrics.handler())
 	s.Handle("GET /v1/account", Route{Scope: tender.ScopeMerchantRead}, s.getAccount)
 	s.Handle("POST /v1/account", Route{Scope: tender.ScopeMerchantWrite}, s.updateAccount)
+
+	read, write := Route{Scope: tender.ScopePaymentsRead}, Route{Scope: tender.ScopePaymentsWrite}
+	s.Handle("POST /v1/payment_intents", Route{Scope: tender.ScopePaymentsWrite, Payment: true}, s.createPaymentIntent)
+	s.Handle("GET /v1/payment_intents", read, s.listPaymentIntents)
+	s.Handle("GET /v1/payment_intents/{id}", Route{Scope: tender.ScopePaymentsRead, Browser: true}, s.getPaymentIntent)
+	s.Handle("POST /v1/payment_intents/{id}", write, s.updatePaymentIntent)
+	s.Handle("POST /v1/payment_intents/{id}/confirm", Route{Scope: tender.ScopePaymentsWrite, Payment: true, Browser: true}, s.confirmPaymentIntent)
+	s.Handle("POST /v1/payment_intents/{id}/capture", write, s.capturePaymentIntent)
+	s.Handle("POST /v1/payment_intents/{id}/cancel", write, s.cancelPaymentIntent)
+	s.Handle("GET /v1/charges", read, s.listCharges)
+	s.Handle("GET /v1/charges/{id}", read, s.getCharge)
+	s.Handle("POST /v1/refunds", write, s.createRefund)
+	s.Handle("GET /v1/refunds", read, s.listRefunds)
+	s.Handle("GET /v1/refunds/{id}", read, s.getRefund)
+	s.Handle("GET /v1/events", read, s.listEvents)
+	s.Handle("GET /v1/events/{id}", read, s.getEvent)
+
+	mread, mwrite := Route{Scope: tender.ScopeMerchantRead}, Route{Scope: tender.ScopeMerchantWrite}
+	s.Handle("GET /v1/providers", mread, s.listProviders)
+	s.Handle("GET /v1/provider_configs", mread, s.listProviderConfigs)
+	s.Handle("GET /v1/provider_configs/{provider}", mread, s.getProviderConfig)
+	s.Handle("PUT /v1/provider_configs/{provider}", mwrite, s.putProviderConfig)
+	s.Handle("POST /v1/provider_configs/{provider}", mwrite, s.putProviderConfig)
+	s.Handle("DELETE /v1/provider_configs/{provider}", mwrite, s.deleteProviderConfig)
 }

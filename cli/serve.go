@@ -31,6 +31,10 @@ type config struct {
 	paymentRateLimit int
 	logFormat        string
 	logLevel         string
+	publicURL        string
+	recoverAfter     time.Duration
+	recoveryInterval time.Duration
+	fault            string
 }
 
 func loadConfig(env envFunc) (config, error) {
@@ -49,6 +53,14 @@ func loadConfig(env envFunc) (config, error) {
 	if c.paymentRateLimit, err = envInt(env, "TENDER_RATE_LIMIT_PAYMENTS", 100); err != nil {
 		return c, err
 	}
+	c.publicURL = strings.TrimRight(env.get("TENDER_PUBLIC_URL", ""), "/")
+	if c.recoverAfter, err = envDuration(env, "TENDER_RECOVER_AFTER", 30*time.Second); err != nil {
+		return c, err
+	}
+	if c.recoveryInterval, err = envDuration(env, "TENDER_RECOVERY_INTERVAL", 5*time.Second); err != nil {
+		return c, err
+	}
+	c.fault = env.get("TENDER_FAULT", "")
 	if c.logFormat != "json" && c.logFormat != "text" {
 		return c, fmt.Errorf("TENDER_LOG_FORMAT must be json or text, not %q", c.logFormat)
 	}
@@ -68,6 +80,18 @@ func envInt(env envFunc, name string, def int) (int, error) {
 		return 0, fmt.Errorf("%s must be a whole number ≥ 0 (0 disables), not %q", name, v)
 	}
 	return n, nil
+}
+
+func envDuration(env envFunc, name string, def time.Duration) (time.Duration, error) {
+	v := env.get(name, "")
+	if v == "" {
+		return def, nil
+	}
+	d, err := time.ParseDuration(v)
+	if err != nil || d <= 0 {
+		return 0, fmt.Errorf("%s must be a positive duration such as 30s, not %q", name, v)
+	}
+	return d, nil
 }
 
 func parseLevel(s string) (slog.Level, error) {
@@ -184,7 +208,8 @@ func cmdServe(ctx context.Context, args []string, env envFunc, stdout, stderr io
 		return err
 	}
 	defer db.Close()
-	if _, err := keyring(c, db, log); err != nil {
+	keys, err := keyring(c, db, log)
+	if err != nil {
 		return err
 	}
 	limiter, closeLimiter, err := newLimiter(ctx, c)
@@ -199,18 +224,27 @@ func cmdServe(ctx context.Context, args []string, env envFunc, stdout, stderr io
 		}
 	}
 
-	srv := api.New(api.Config{
-		Store:            db,
-		Logger:           log,
-		Limiter:          limiter,
-		RateLimit:        c.rateLimit,
-		PaymentRateLimit: c.paymentRateLimit,
-		Version:          version(),
-	})
 	ln, err := net.Listen("tcp", c.addr)
 	if err != nil {
 		return fmt.Errorf("listen on %s: %w", c.addr, err)
 	}
+	publicURL := c.publicURL
+	if publicURL == "" {
+		publicURL = "http://" + ln.Addr().String()
+	}
+	a := newApp(c, db, keys, log, publicURL)
+	srv := api.New(api.Config{
+		Store:                  db,
+		Payments:               db,
+		Engine:                 a.engine,
+		Logger:                 log,
+		Limiter:                limiter,
+		RateLimit:              c.rateLimit,
+		PaymentRateLimit:       c.paymentRateLimit,
+		IdempotencyLockTimeout: c.recoverAfter,
+		Version:                version(),
+	})
+	a.mount(srv)
 	hs := &http.Server{
 		Handler:           srv,
 		ReadHeaderTimeout: 10 * time.Second,
@@ -219,6 +253,12 @@ func cmdServe(ctx context.Context, args []string, env envFunc, stdout, stderr io
 		IdleTimeout:       120 * time.Second,
 		ErrorLog:          slog.NewLogLogger(log.Handler(), slog.LevelWarn),
 	}
+	bg, stopBackground := context.WithCancel(context.WithoutCancel(ctx))
+	done := a.start(bg)
+	defer func() {
+		stopBackground()
+		<-done
+	}()
 	log.Info("listening", "addr", ln.Addr().String(), "url", "http://"+ln.Addr().String(),
 		"database", db.Kind(), "version", version(), "redis", c.redisURL != "")
 	errc := make(chan error, 1)

@@ -42,6 +42,9 @@ const (
 // and several read-only connections that WAL lets run beside the writer.
 // On PostgreSQL both are the same pool.
 type DB struct {
+	// queries on the read pool serve every read outside a transaction.
+	*queries
+
 	dialect Dialect
 	w       *sql.DB
 	r       *sql.DB
@@ -106,6 +109,7 @@ func Open(ctx context.Context, rawURL string, opt Options) (*DB, error) {
 	if err != nil {
 		return nil, err
 	}
+	db.queries = &queries{db: db, q: db.r}
 	if err := db.Ping(ctx); err != nil {
 		db.Close()
 		return nil, fmt.Errorf("connect to %s: %w", dialect, err)

@@ -1,0 +1,84 @@
+package cli
+
+import (
+	"context"
+	"log/slog"
+	"sync"
+
+	"github.com/tenderhq/tender"
+	"github.com/tenderhq/tender/api"
+	"github.com/tenderhq/tender/engine"
+	"github.com/tenderhq/tender/provider/manual"
+	"github.com/tenderhq/tender/provider/sandbox"
+	"github.com/tenderhq/tender/sqlstore"
+	"github.com/tenderhq/tender/vault"
+)
+
+// app is Tender wired together: the engine, the providers and the
+// background workers, around one store.
+type app struct {
+	cfg       config
+	log       *slog.Logger
+	engine    *engine.Engine
+	providers *tender.Registry
+	sandbox   *sandbox.Sandbox
+}
+
+func newApp(c config, db *sqlstore.DB, keys *vault.Keyring, log *slog.Logger, publicURL string) *app {
+	a := &app{cfg: c, log: log, providers: tender.NewRegistry()}
+	a.engine = engine.New(engine.Config{
+		Store:        db,
+		Providers:    a.providers,
+		Keyring:      keys,
+		Logger:       log,
+		RecoverAfter: c.recoverAfter,
+		Fault:        faultInjector(c.fault, log),
+	})
+	a.sandbox = sandbox.New(db, sandbox.Options{
+		BaseURL: publicURL,
+		Notify: func(ctx context.Context, ev tender.ProviderEvent) error {
+			_, err := a.engine.ApplyProviderEvent(ctx, ev)
+			return err
+		},
+		Logger: log,
+	})
+	a.providers.Register(a.sandbox)
+	a.providers.Register(manual.New())
+	return a
+}
+
+// mount adds the providers' own pages to the server.
+func (a *app) mount(srv *api.Server) {
+	h := a.sandbox.Handler()
+	srv.HandleHTTP("GET /sandbox/3ds/{ref}", h)
+	srv.HandleHTTP("POST /sandbox/3ds/{ref}", h)
+}
+
+// start runs the background workers until ctx ends; the returned channel
+// closes when they have stopped.
+func (a *app) start(ctx context.Context) <-chan struct{} {
+	var wg sync.WaitGroup
+	wg.Go(func() { a.engine.Run(ctx, a.cfg.recoveryInterval) })
+	wg.Go(func() { a.sandbox.Run(ctx) })
+	done := make(chan struct{})
+	go func() {
+		wg.Wait()
+		close(done)
+	}()
+	return done
+}
+
+// faultInjector makes the process stop dead at a named point, for the
+// crash tests (TENDER_FAULT=after-authorize). It is never set in production.
+func faultInjector(point string, log *slog.Logger) func(string) {
+	if point == "" {
+		return nil
+	}
+	log.Warn("TENDER_FAULT is set: this process will hang at a fault point (testing only)", "point", point)
+	return func(p string) {
+		if p == point {
+			log.Error("fault injected: hanging", "point", p)
+			select {}
+		}
+	}
+}

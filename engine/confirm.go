@@ -1,0 +1,287 @@
+package engine
+
+import (
+	"context"
+	"errors"
+
+	"github.com/tenderhq/tender"
+)
+
+// ConfirmPaymentIntent confirms an intent: it charges (or, with manual
+// capture, authorizes) its payment method through its provider.
+func (e *Engine) ConfirmPaymentIntent(ctx context.Context, c Caller, id string, p ConfirmParams) (*tender.PaymentIntent, error) {
+	if err := checkSetupFutureUsage(p.SetupFutureUsage); err != nil {
+		return nil, err
+	}
+	// Phase 1: record the attempt.
+	var pi *tender.PaymentIntent
+	var ch *tender.Charge
+	var method *ResolvedMethod
+	err := e.inTx(ctx, c, func(tx tender.PaymentTx) error {
+		var err error
+		pi, err = tx.PaymentIntent(ctx, c.Tenant, id, true)
+		if err != nil {
+			return notFound(err, "payment_intent", id)
+		}
+		if pi.Status == tender.StatusProcessing && c.Resuming && pi.LatestCharge != "" {
+			// The same idempotent request, interrupted after phase 1: finish
+			// its attempt instead of starting another.
+			ch, err = tx.Charge(ctx, c.Tenant, pi.LatestCharge, true)
+			if err != nil {
+				return err
+			}
+			if ch.Attempt == tender.AttemptAuthorizing {
+				return nil
+			}
+			ch = nil
+			return nil // settled meanwhile: answer with the intent as it is
+		}
+		if pi.Status != tender.StatusRequiresPaymentMethod && pi.Status != tender.StatusRequiresConfirmation {
+			return tender.UnexpectedState(pi, "confirm")
+		}
+		pm := pi.PaymentMethod
+		if p.PaymentMethod != "" {
+			pm = p.PaymentMethod
+		}
+		if pm == "" {
+			return &tender.Error{Type: tender.InvalidRequestError, Code: tender.CodeParameterMissing, Param: "payment_method",
+				Message: "You cannot confirm this PaymentIntent because it's missing a payment method. Pass payment_method or update the PaymentIntent with one first."}
+		}
+		method, err = e.resolveMethod(ctx, c.Tenant, pi, pm)
+		if err != nil {
+			return err
+		}
+		if p.ReturnURL != "" {
+			pi.ReturnURL = p.ReturnURL
+		}
+		if p.SetupFutureUsage != "" {
+			pi.SetupFutureUsage = p.SetupFutureUsage
+		}
+		if method.Customer != "" && pi.Customer == "" {
+			pi.Customer = method.Customer
+		}
+		if p.OffSession && pi.Customer == "" {
+			return tender.InvalidParam(tender.CodeParameterInvalid, "off_session", "Off-session payments need a customer with a saved payment method.")
+		}
+		pi.PaymentMethod = method.ID
+		now := e.nowUTC()
+		ch = &tender.Charge{
+			ID: tender.NewID(tender.PrefixCharge), MerchantID: c.MerchantID, Livemode: c.Livemode,
+			PaymentIntent: pi.ID, Amount: pi.Amount, Currency: pi.Currency, Status: tender.ChargePending,
+			Customer: pi.Customer, Description: pi.Description, Metadata: pi.Metadata, PaymentMethod: method.ID,
+			Card: method.Card, Provider: pi.Provider, Created: now, Attempt: tender.AttemptAuthorizing, AttemptAt: now,
+			OffSession: p.OffSession, SaveMethod: pi.SetupFutureUsage != "" && pi.Customer != "",
+		}
+		if err := pi.Transition(tender.StatusProcessing); err != nil {
+			return err
+		}
+		pi.LatestCharge = ch.ID
+		pi.LastPaymentError = nil
+		pi.NextAction = nil
+		if err := tx.InsertCharge(ctx, ch); err != nil {
+			return err
+		}
+		return tx.UpdatePaymentIntent(ctx, pi)
+	})
+	if err != nil {
+		return nil, err
+	}
+	if ch == nil {
+		return pi, nil
+	}
+	if method == nil {
+		if method, err = e.methods.Resolve(ctx, c.Tenant, ch.PaymentMethod); err != nil {
+			return nil, err
+		}
+	}
+	// Phase 2: ask the provider.
+	res, callErr := e.authorize(ctx, pi, ch, method)
+	e.fault("after-authorize")
+	// Phase 3: record the outcome.
+	return e.settleCharge(ctx, c, ch.ID, res, callErr)
+}
+
+// authorize makes the provider call of an authorize attempt.
+func (e *Engine) authorize(ctx context.Context, pi *tender.PaymentIntent, ch *tender.Charge, method *ResolvedMethod) (*tender.ProviderResult, error) {
+	prov, err := e.provider(ch.Provider)
+	if err != nil {
+		return nil, err
+	}
+	call, err := e.callData(ctx, tender.Tenant{MerchantID: ch.MerchantID, Livemode: ch.Livemode}, ch.Provider, authorizeKey(ch.ID))
+	if err != nil {
+		return nil, err
+	}
+	cctx, cancel := e.withTimeout(ctx)
+	defer cancel()
+	return prov.Authorize(cctx, &tender.AuthorizeRequest{
+		ProviderCall: call, PaymentIntent: pi.ID, Charge: ch.ID, Amount: ch.Amount, Currency: ch.Currency,
+		PaymentMethod: method.Token, Customer: method.CustomerRef, Capture: pi.CaptureMethod == tender.CaptureAutomatic,
+		OffSession: ch.OffSession, SaveMethod: ch.SaveMethod, ReturnURL: pi.ReturnURL, Description: pi.Description, Metadata: pi.Metadata,
+	})
+}
+
+// settleCharge records a provider's answer to an attempt (phase 3). callErr
+// that is not a *tender.Error means the answer is unknown (timeout, reset):
+// the attempt stays in flight for recovery, and the intent is returned as
+// processing. It is also how provider events and recovery apply outcomes.
+func (e *Engine) settleCharge(ctx context.Context, c Caller, chargeID string, res *tender.ProviderResult, callErr error) (*tender.PaymentIntent, error) {
+	if callErr != nil {
+		if _, definite := isDefinite(callErr); !definite {
+			e.log.Warn("provider outcome unknown; recovery will settle it", "charge", chargeID, "error", callErr)
+			pi, err := e.intentOfCharge(ctx, c.Tenant, chargeID)
+			if err != nil {
+				return nil, err
+			}
+			return pi, nil
+		}
+	}
+	var pi *tender.PaymentIntent
+	var clientErr error
+	err := e.inTx(ctx, c, func(tx tender.PaymentTx) error {
+		ch, err := tx.Charge(ctx, c.Tenant, chargeID, true)
+		if err != nil {
+			return err
+		}
+		pi, err = tx.PaymentIntent(ctx, c.Tenant, ch.PaymentIntent, true)
+		if err != nil {
+			return err
+		}
+		clientErr, err = e.applyResult(ctx, tx, c, pi, ch, res, callErr)
+		return err
+	})
+	if err != nil {
+		return nil, err
+	}
+	if clientErr != nil {
+		return pi, clientErr
+	}
+	return pi, nil
+}
+
+func (e *Engine) intentOfCharge(ctx context.Context, t tender.Tenant, chargeID string) (*tender.PaymentIntent, error) {
+	ch, err := e.store.Charge(ctx, t, chargeID, false)
+	if err != nil {
+		return nil, err
+	}
+	return e.store.PaymentIntent(ctx, t, ch.PaymentIntent, false)
+}
+
+// applyResult moves a charge and its intent forward to what the provider
+// said, writing the events; it returns the error the client should see (a
+// decline) separately from a failure to write. A result that would move
+// backwards (an old webhook after a newer outcome) changes nothing.
+func (e *Engine) applyResult(ctx context.Context, tx tender.PaymentTx, c Caller, pi *tender.PaymentIntent, ch *tender.Charge, res *tender.ProviderResult, callErr error) (error, error) {
+	if callErr != nil {
+		te, _ := isDefinite(callErr)
+		// The provider refused the request itself (an unknown payment method,
+		// say): a failed attempt with the provider's reason.
+		res = &tender.ProviderResult{Status: tender.ProviderFailed, Error: &tender.ProviderError{Code: te.Code, DeclineCode: te.DeclineCode, Message: te.Message}}
+		if te.Type != tender.CardError && te.Code == "" {
+			res.Error.Code = tender.CodeProcessingError
+		}
+	}
+	switch ch.Attempt {
+	case tender.AttemptAuthorizing, tender.AttemptAwaitAction, tender.AttemptAsync:
+	default:
+		// Already settled (by another request, a webhook or recovery).
+		return nil, nil
+	}
+	now := e.nowUTC()
+	if res.Reference != "" {
+		ch.ProviderRef = res.Reference
+	}
+	if res.Card != nil {
+		ch.Card = res.Card
+	}
+	ch.AttemptAt = now
+	var events []func() error
+	emit := func(typ string, obj func() any, id string) {
+		events = append(events, func() error { return e.event(ctx, tx, c, typ, id, obj(), nil) })
+	}
+	chargeJSON := func() any { return ch.JSON() }
+	intentJSON := func() any { return pi.JSON() }
+	var clientErr error
+
+	switch res.Status {
+	case tender.ProviderSucceeded:
+		ch.Status, ch.Captured, ch.Attempt = tender.ChargeSucceeded, true, tender.AttemptNone
+		ch.AmountCaptured = ch.Amount
+		if res.AmountCaptured > 0 {
+			ch.AmountCaptured = res.AmountCaptured
+		}
+		if err := pi.Transition(tender.StatusSucceeded); err != nil {
+			return nil, err
+		}
+		pi.AmountReceived, pi.AmountCapturable, pi.NextAction = ch.AmountCaptured, 0, nil
+		emit(tender.EventChargeSucceeded, chargeJSON, ch.ID)
+		emit(tender.EventPaymentIntentSucceeded, intentJSON, pi.ID)
+	case tender.ProviderRequiresCapture:
+		ch.Status, ch.Captured, ch.Attempt = tender.ChargeSucceeded, false, tender.AttemptNone
+		if err := pi.Transition(tender.StatusRequiresCapture); err != nil {
+			return nil, err
+		}
+		pi.AmountCapturable = ch.Amount
+		if res.AmountCapturable > 0 {
+			pi.AmountCapturable = res.AmountCapturable
+		}
+		pi.NextAction = res.NextAction
+		emit(tender.EventChargeSucceeded, chargeJSON, ch.ID)
+		emit(tender.EventPaymentIntentCapturableUpdated, intentJSON, pi.ID)
+	case tender.ProviderRequiresAction:
+		if ch.Attempt == tender.AttemptAwaitAction && pi.Status == tender.StatusRequiresAction {
+			return nil, nil // the same challenge again
+		}
+		ch.Attempt = tender.AttemptAwaitAction
+		if err := pi.Transition(tender.StatusRequiresAction); err != nil {
+			return nil, err
+		}
+		pi.NextAction = res.NextAction
+		emit(tender.EventPaymentIntentRequiresAction, intentJSON, pi.ID)
+	case tender.ProviderProcessing:
+		if ch.Attempt == tender.AttemptAsync {
+			return nil, nil // still processing
+		}
+		ch.Attempt = tender.AttemptAsync
+		if err := pi.Transition(tender.StatusProcessing); err != nil {
+			return nil, err
+		}
+		pi.NextAction = nil
+		emit(tender.EventChargePending, chargeJSON, ch.ID)
+		emit(tender.EventPaymentIntentProcessing, intentJSON, pi.ID)
+	case tender.ProviderFailed, tender.ProviderCanceled:
+		pe := res.Error
+		if pe == nil {
+			pe = &tender.ProviderError{Code: tender.CodeProcessingError, Message: "The payment failed."}
+		}
+		ch.Status, ch.Attempt = tender.ChargeFailed, tender.AttemptNone
+		ch.FailureCode, ch.FailureMessage, ch.DeclineCode = pe.Code, pe.Message, pe.DeclineCode
+		if err := pi.Transition(tender.StatusRequiresPaymentMethod); err != nil {
+			return nil, err
+		}
+		pi.LastPaymentError = &tender.PaymentError{Type: tender.CardError, Code: pe.Code, DeclineCode: pe.DeclineCode,
+			Message: pe.Message, Charge: ch.ID, PaymentMethod: pi.PaymentMethod}
+		pi.PaymentMethod, pi.NextAction, pi.AmountCapturable = "", nil, 0
+		emit(tender.EventChargeFailed, chargeJSON, ch.ID)
+		emit(tender.EventPaymentIntentPaymentFailed, intentJSON, pi.ID)
+		clientErr = &tender.Error{Type: tender.CardError, Code: pe.Code, DeclineCode: pe.DeclineCode, Message: pe.Message,
+			Param: "payment_method", PaymentIntent: pi}
+		if te, ok := isDefinite(callErr); ok && te.Type != tender.CardError {
+			pi.LastPaymentError.Type = te.Type
+			clientErr = &tender.Error{Type: te.Type, Code: te.Code, Param: te.Param, Message: te.Message, PaymentIntent: pi}
+		}
+	default:
+		return nil, errors.New("provider returned an unknown status: " + string(res.Status))
+	}
+	if err := tx.UpdateCharge(ctx, ch); err != nil {
+		return nil, err
+	}
+	if err := tx.UpdatePaymentIntent(ctx, pi); err != nil {
+		return nil, err
+	}
+	for _, ev := range events {
+		if err := ev(); err != nil {
+			return nil, err
+		}
+	}
+	return clientErr, nil
+}

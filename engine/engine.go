@@ -1,0 +1,263 @@
+// Package engine orchestrates payments: payment intents and their charges,
+// captures, cancellations and refunds, through the providers, under the
+// rules that make payments safe to retry and to crash in the middle of.
+//
+// Every operation that calls a provider runs in three phases, and never
+// calls a provider inside a database transaction:
+//
+//  1. record the attempt (a charge or refund "in flight") in a transaction:
+//     this is the recovery point;
+//  2. call the provider with an idempotency key derived from the attempt,
+//     so that repeating the call returns the first outcome;
+//  3. record the outcome and its events in one transaction.
+//
+// A crash between phases leaves an attempt in flight. Recovery (and a
+// client's retry with the same Idempotency-Key) finishes it by asking the
+// provider, never by charging twice. Events are written in the same
+// transaction as the change they describe (transactional outbox).
+package engine
+
+import (
+	"context"
+	"crypto/rand"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"log/slog"
+	"time"
+
+	"github.com/tenderhq/tender"
+)
+
+// Keyring opens sealed provider credentials (vault.Keyring implements it).
+type Keyring interface {
+	Seal(plaintext, aad []byte) (string, error)
+	Open(ciphertext string, aad []byte) ([]byte, error)
+}
+
+// ResolvedMethod is a payment method as a provider needs it.
+type ResolvedMethod struct {
+	// ID is what the intent records (a pm_… id or a test token).
+	ID string
+	// Token is the provider's reference for the method.
+	Token string
+	// Provider is the provider the method belongs to ("" = any).
+	Provider string
+	// Customer is the customer the method is attached to ("" = none), and
+	// CustomerRef that customer's reference at the provider.
+	Customer    string
+	CustomerRef string
+	Card        *tender.CardDetails
+}
+
+// MethodResolver turns the payment_method a client sent into what a provider needs.
+type MethodResolver interface {
+	Resolve(ctx context.Context, t tender.Tenant, paymentMethod string) (*ResolvedMethod, error)
+}
+
+// passThrough treats a payment method as a provider token (test tokens such
+// as pm_card_visa); it is the resolver until saved payment methods exist.
+type passThrough struct{}
+
+func (passThrough) Resolve(_ context.Context, _ tender.Tenant, pm string) (*ResolvedMethod, error) {
+	return &ResolvedMethod{ID: pm, Token: pm}, nil
+}
+
+// Config is what an Engine needs. Store, Providers and Keyring are required.
+type Config struct {
+	Store     tender.PaymentStore
+	Providers *tender.Registry
+	Keyring   Keyring
+	Methods   MethodResolver
+	Logger    *slog.Logger
+	Now       func() time.Time
+	// ProviderTimeout bounds one provider call (default 20s).
+	ProviderTimeout time.Duration
+	// RecoverAfter is how old an attempt in flight must be before recovery
+	// settles it (default 30s): longer than any provider call may take.
+	RecoverAfter time.Duration
+	// Fault, if set, is called at named points; tests use it to crash the
+	// process where a real failure would hurt most.
+	Fault func(point string)
+}
+
+// Engine runs payments.
+type Engine struct {
+	store     tender.PaymentStore
+	providers *tender.Registry
+	keyring   Keyring
+	methods   MethodResolver
+	log       *slog.Logger
+	now       func() time.Time
+	timeout   time.Duration
+	recover   time.Duration
+	fault     func(string)
+}
+
+// New makes an engine.
+func New(cfg Config) *Engine {
+	e := &Engine{store: cfg.Store, providers: cfg.Providers, keyring: cfg.Keyring, methods: cfg.Methods,
+		log: cfg.Logger, now: cfg.Now, timeout: cfg.ProviderTimeout, recover: cfg.RecoverAfter, fault: cfg.Fault}
+	if e.methods == nil {
+		e.methods = passThrough{}
+	}
+	if e.log == nil {
+		e.log = slog.New(slog.DiscardHandler)
+	}
+	if e.now == nil {
+		e.now = time.Now
+	}
+	if e.timeout <= 0 {
+		e.timeout = 20 * time.Second
+	}
+	if e.recover <= 0 {
+		e.recover = 30 * time.Second
+	}
+	if e.fault == nil {
+		e.fault = func(string) {}
+	}
+	return e
+}
+
+// SetMethods installs the payment-method resolver (saved payment methods
+// need the engine's store and providers, so they are wired after New).
+func (e *Engine) SetMethods(m MethodResolver) { e.methods = m }
+
+// Store returns the engine's store.
+func (e *Engine) Store() tender.PaymentStore { return e.store }
+
+// Providers returns the provider registry.
+func (e *Engine) Providers() *tender.Registry { return e.providers }
+
+// Caller is who asks for an operation and through which request.
+type Caller struct {
+	tender.Tenant
+	// RequestID and IdempotencyKey are stamped on the events the call causes.
+	RequestID      string
+	IdempotencyKey string
+	// IdempotencyRecord is the id of the request's idempotency record: an
+	// object the call creates is bound to it, so a retry finds it.
+	IdempotencyRecord string
+	// Resume is the object an interrupted earlier attempt of the same
+	// idempotent request created; Resuming is set on every retry that took
+	// over an interrupted request.
+	Resume   string
+	Resuming bool
+	// OnCommit, if set, is called after each transaction the call commits:
+	// the API keeps an idempotent request's error response only if the
+	// request changed something.
+	OnCommit func()
+}
+
+// inTx runs fn in a write transaction on behalf of c.
+func (e *Engine) inTx(ctx context.Context, c Caller, fn func(tx tender.PaymentTx) error) error {
+	err := e.store.InTx(ctx, fn)
+	if err == nil && c.OnCommit != nil {
+		c.OnCommit()
+	}
+	return err
+}
+
+func (e *Engine) nowUTC() time.Time { return e.now().UTC() }
+
+// event appends an event about obj in tx.
+func (e *Engine) event(ctx context.Context, tx tender.PaymentTx, c Caller, typ, objectID string, obj any, prev map[string]any) error {
+	ev := &tender.Event{
+		ID: tender.NewID(tender.PrefixEvent), MerchantID: c.MerchantID, Livemode: c.Livemode, Type: typ,
+		Created: e.nowUTC(), ObjectID: objectID, Object: tender.MustJSON(obj),
+		RequestID: c.RequestID, IdempotencyKey: c.IdempotencyKey,
+	}
+	if len(prev) > 0 {
+		ev.PreviousAttributes = tender.MustJSON(prev)
+	}
+	return tx.InsertEvent(ctx, ev)
+}
+
+// notFound maps a storage miss to the API's 404 for the object.
+func notFound(err error, object, id string) error {
+	if errors.Is(err, tender.ErrNotFound) {
+		return tender.NotFound(object, id)
+	}
+	return err
+}
+
+// provider returns a registered provider usable by the tenant.
+func (e *Engine) provider(key string) (tender.Provider, error) {
+	p, ok := e.providers.Get(key)
+	if !ok {
+		return nil, tender.InvalidParam(tender.CodeParameterInvalid, "provider", "Unknown provider: %s.", key)
+	}
+	return p, nil
+}
+
+// callData loads what a provider call needs: the tenant's credentials and
+// settings for the provider, opened for this call only.
+func (e *Engine) callData(ctx context.Context, t tender.Tenant, provider, idemKey string) (tender.ProviderCall, error) {
+	call := tender.ProviderCall{MerchantID: t.MerchantID, Livemode: t.Livemode, IdempotencyKey: idemKey}
+	cfg, err := e.store.ProviderConfig(ctx, t, provider)
+	if errors.Is(err, tender.ErrNotFound) {
+		return call, nil
+	}
+	if err != nil {
+		return call, err
+	}
+	call.Settings = cfg.Settings
+	if cfg.SealedCredentials != "" {
+		creds, err := e.openCredentials(cfg)
+		if err != nil {
+			return call, err
+		}
+		call.Credentials = creds
+	}
+	return call, nil
+}
+
+// credentialsAAD binds sealed credentials to their row: merchant, mode, provider.
+func credentialsAAD(t tender.Tenant, provider string) []byte {
+	mode := "test"
+	if t.Livemode {
+		mode = "live"
+	}
+	return []byte("provider_configs|" + t.MerchantID + "|" + mode + "|" + provider)
+}
+
+func (e *Engine) openCredentials(cfg *tender.ProviderConfig) (tender.Credentials, error) {
+	pt, err := e.keyring.Open(cfg.SealedCredentials, credentialsAAD(cfg.Tenant, cfg.Provider))
+	if err != nil {
+		return nil, fmt.Errorf("open %s credentials of %s: %w", cfg.Provider, cfg.MerchantID, err)
+	}
+	var creds tender.Credentials
+	if err := json.Unmarshal(pt, &creds); err != nil {
+		return nil, fmt.Errorf("decode %s credentials: %w", cfg.Provider, err)
+	}
+	return creds, nil
+}
+
+// withTimeout bounds a provider call. The call also survives the client
+// going away: a request canceled mid-call must still record the outcome.
+func (e *Engine) withTimeout(ctx context.Context) (context.Context, context.CancelFunc) {
+	return context.WithTimeout(context.WithoutCancel(ctx), e.timeout)
+}
+
+func randomToken(n int) string {
+	const alphabet = "0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz"
+	b := make([]byte, n)
+	rand.Read(b)
+	for i := range b {
+		b[i] = alphabet[int(b[i])%len(alphabet)]
+	}
+	return string(b)
+}
+
+// Idempotency keys sent to providers, derived from Tender's attempt ids:
+// the same attempt always sends the same key.
+func authorizeKey(chargeID string) string { return "tender-authorize-" + chargeID }
+func captureKey(chargeID string) string   { return "tender-capture-" + chargeID }
+func cancelKey(chargeID string) string    { return "tender-cancel-" + chargeID }
+func refundKey(refundID string) string    { return "tender-refund-" + refundID }
+
+// isDefinite reports whether a provider's error is its answer (the request
+// was refused) rather than a failure to learn the answer (timeout, reset).
+func isDefinite(err error) (*tender.Error, bool) {
+	return tender.AsError(err)
+}
