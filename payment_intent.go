@@ -148,35 +148,35 @@ const (
 
 // Charge is one attempt to collect a PaymentIntent's amount through a provider.
 type Charge struct {
-	ID              string
-	MerchantID      string
-	Livemode        bool
-	PaymentIntent   string
-	Amount          int64
-	Currency        Currency
-	Status          string
-	Captured        bool
-	AmountCaptured  int64
-	AmountRefunded  int64
-	Customer        string
-	Description     string
-	Metadata        map[string]string
-	PaymentMethod   string
-	Card            *CardDetails
-	Provider        string
-	ProviderRef     string
-	FailureCode     string
-	FailureMessage  string
-	DeclineCode     string
-	Created         time.Time
-	Attempt         string    // Attempt* state
-	AttemptAt       time.Time // when the attempt state was last set (recovery age, backoff)
-	AttemptTries    int       // recovery tries of the current attempt
-	CaptureAmount   int64     // amount being captured while Attempt is capturing
-	CancelReason    string    // cancellation_reason while Attempt is canceling
-	OffSession      bool      // charged without the customer present
-	SaveMethod      bool      // save the payment method to the customer on success
-	Version         int64
+	ID             string
+	MerchantID     string
+	Livemode       bool
+	PaymentIntent  string
+	Amount         int64
+	Currency       Currency
+	Status         string
+	Captured       bool
+	AmountCaptured int64
+	AmountRefunded int64
+	Customer       string
+	Description    string
+	Metadata       map[string]string
+	PaymentMethod  string
+	Card           *CardDetails
+	Provider       string
+	ProviderRef    string
+	FailureCode    string
+	FailureMessage string
+	DeclineCode    string
+	Created        time.Time
+	Attempt        string    // Attempt* state
+	AttemptAt      time.Time // when the attempt state was last set (recovery age, backoff)
+	AttemptTries   int       // recovery tries of the current attempt
+	CaptureAmount  int64     // amount being captured while Attempt is capturing
+	CancelReason   string    // cancellation_reason while Attempt is canceling
+	OffSession     bool      // charged without the customer present
+	SaveMethod     bool      // save the payment method to the customer on success
+	Version        int64
 }
 
 // Refunded reports whether the whole captured amount was refunded.

@@ -247,4 +247,3 @@ func (e *Engine) ProviderCredentials(ctx context.Context, t tender.Tenant, provi
 	}
 	return e.openCredentials(cfg)
 }
-

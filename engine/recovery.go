@@ -117,7 +117,7 @@ func (e *Engine) captureSettledIn(ctx context.Context, tx tender.PaymentTx, c Ca
 
 // RecoveryStats counts what one recovery pass did.
 type RecoveryStats struct {
-	Charges, Refunds int
+	Charges, Refunds  int
 	IdempotencyPurged int64
 	Errors            int
 }
