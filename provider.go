@@ -36,14 +36,17 @@ type Provider interface {
 // ProviderInfo describes a provider to merchants and storefronts (seed
 // 000's JSON for GET /api/v1/payments/providers).
 type ProviderInfo struct {
-	Key          string               `json:"key"`
-	Name         string               `json:"name"`
-	Description  string               `json:"description"`
-	Capabilities Capabilities         `json:"capabilities"`
-	Credentials  []CredentialField    `json:"required_credentials,omitempty"`
-	Settings     []CredentialField    `json:"settings,omitempty"`
-	Modes        ProviderModeSupport  `json:"-"`
-	Validate     CredentialsValidator `json:"-"`
+	Key          string              `json:"key"`
+	Name         string              `json:"name"`
+	Description  string              `json:"description"`
+	Capabilities Capabilities        `json:"capabilities"`
+	Credentials  []CredentialField   `json:"required_credentials,omitempty"`
+	Settings     []CredentialField   `json:"settings,omitempty"`
+	Modes        ProviderModeSupport `json:"-"`
+	// NoPaymentMethod: payments need no payment method (the manual
+	// provider: the customer pays by check).
+	NoPaymentMethod bool                 `json:"-"`
+	Validate        CredentialsValidator `json:"-"`
 }
 
 // ProviderModeSupport says in which modes a provider may be used.

@@ -43,13 +43,20 @@ func (e *Engine) ConfirmPaymentIntent(ctx context.Context, c Caller, id string, 
 		if p.PaymentMethod != "" {
 			pm = p.PaymentMethod
 		}
-		if pm == "" {
+		prov, err := e.provider(pi.Provider)
+		if err != nil {
+			return err
+		}
+		if pm == "" && prov.Info().NoPaymentMethod {
+			method = &ResolvedMethod{}
+		} else if pm == "" {
 			return &tender.Error{Type: tender.InvalidRequestError, Code: tender.CodeParameterMissing, Param: "payment_method",
 				Message: "You cannot confirm this PaymentIntent because it's missing a payment method. Pass payment_method or update the PaymentIntent with one first."}
 		}
-		method, err = e.resolveMethod(ctx, c.Tenant, pi, pm)
-		if err != nil {
-			return err
+		if method == nil {
+			if method, err = e.resolveMethod(ctx, c.Tenant, pi, pm); err != nil {
+				return err
+			}
 		}
 		if p.ReturnURL != "" {
 			pi.ReturnURL = p.ReturnURL
@@ -90,8 +97,12 @@ func (e *Engine) ConfirmPaymentIntent(ctx context.Context, c Caller, id string, 
 		return pi, nil
 	}
 	if method == nil {
-		if method, err = e.methods.Resolve(ctx, c.Tenant, ch.PaymentMethod); err != nil {
-			return nil, err
+		// Resuming an interrupted attempt: resolve its method again.
+		method = &ResolvedMethod{}
+		if ch.PaymentMethod != "" {
+			if method, err = e.methods.Resolve(ctx, c.Tenant, ch.PaymentMethod); err != nil {
+				return nil, err
+			}
 		}
 	}
 	// Phase 2: ask the provider.

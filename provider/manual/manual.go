@@ -57,6 +57,8 @@ func (*Manual) Info() tender.ProviderInfo {
 			{Key: "instructions", Label: "Payment instructions shown to the customer", Required: true},
 		},
 		Modes: tender.ProviderModeSupport{Test: true, Live: true, NeedsConfig: true},
+		// The customer pays by check: there is no card to charge.
+		NoPaymentMethod: true,
 	}
 }
 
