@@ -293,7 +293,7 @@ func TestAsyncSettlement(t *testing.T) {
 		}
 		id := pi["id"].(string)
 		waitFor(t, 20*time.Second, "the async payment to settle", func() bool {
-			return c.ok(c.get("/v1/payment_intents/"+id))["status"] == "succeeded"
+			return c.ok(c.get("/v1/payment_intents/" + id))["status"] == "succeeded"
 		})
 		types, _ := c.events()
 		want := []string{"payment_intent.created", "charge.pending", "payment_intent.processing", "charge.succeeded", "payment_intent.succeeded"}

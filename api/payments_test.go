@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"net/http"
 	"net/url"
+	"strconv"
 	"strings"
 	"sync"
 	"testing"
@@ -406,4 +407,57 @@ func waitFor(t *testing.T, d time.Duration, what string, cond func() bool) {
 		}
 		time.Sleep(50 * time.Millisecond)
 	}
+}
+
+func TestCreateIntentValidation(t *testing.T) {
+	eachDB(t, testserver.Options{}, func(t *testing.T, s *testserver.Server) {
+		c := newClient(t, s, s.Merchant.TestSecretKey)
+		tests := []struct {
+			name  string
+			form  url.Values
+			param string
+		}{
+			{"no amount", form("currency", "usd"), "amount"},
+			{"no currency", form("amount", "100"), "currency"},
+			{"zero amount", form("amount", "0", "currency", "usd"), "amount"},
+			{"negative amount", form("amount", "-5", "currency", "usd"), "amount"},
+			{"too large", form("amount", "100000000", "currency", "usd"), "amount"},
+			{"overflow", form("amount", "99999999999999999999", "currency", "usd"), "amount"},
+			{"fractional", form("amount", "10.5", "currency", "usd"), "amount"},
+			{"unknown currency", form("amount", "100", "currency", "xyz"), "currency"},
+			{"bad capture method", form("amount", "100", "currency", "usd", "capture_method", "later"), "capture_method"},
+			{"bad payment method type", form("amount", "100", "currency", "usd", "payment_method_types[]", "ideal"), "payment_method_types[0]"},
+			{"unknown provider", form("amount", "100", "currency", "usd", "provider", "paypal"), "provider"},
+			{"return_url without confirm", form("amount", "100", "currency", "usd", "return_url", "https://x.example"), "return_url"},
+			{"bad return_url", form("amount", "100", "currency", "usd", "confirm", "true", "payment_method", "pm_card_visa", "return_url", "javascript:alert(1)"), "return_url"},
+			{"too much metadata", func() url.Values {
+				f := form("amount", "100", "currency", "usd")
+				for i := range 51 {
+					f.Set("metadata[k"+strconv.Itoa(i)+"]", "v")
+				}
+				return f
+			}(), "metadata"},
+			{"long metadata key", form("amount", "100", "currency", "usd", "metadata["+strings.Repeat("k", 41)+"]", "v"), "metadata[" + strings.Repeat("k", 41) + "]"},
+			{"unknown parameter", form("amount", "100", "currency", "usd", "colour", "red"), "colour"},
+		}
+		for _, tc := range tests {
+			t.Run(tc.name, func(t *testing.T) {
+				r := c.post("/v1/payment_intents", tc.form)
+				if r.Status != 400 || r.Error(t)["param"] != tc.param || r.Error(t)["type"] != "invalid_request_error" {
+					t.Fatalf("%d %s", r.Status, r.Body)
+				}
+			})
+		}
+		// A missing object named in a parameter is resource_missing (404) naming the parameter.
+		if r := c.post("/v1/payment_intents", form("amount", "100", "currency", "usd", "customer", "cus_nope")); r.Status != 404 || r.Error(t)["param"] != "customer" {
+			t.Fatalf("unknown customer: %d %s", r.Status, r.Body)
+		}
+		pi := c.ok(c.post("/v1/payment_intents", form("amount", "500", "currency", "JPY")))
+		if pi["currency"] != "jpy" || num(pi["amount"]) != 500 {
+			t.Fatalf("upper-case currency: %v", pi)
+		}
+		if n := len(c.ok(c.get("/v1/payment_intents"))["data"].([]any)); n != 1 {
+			t.Fatalf("refused requests created %d intents", n-1)
+		}
+	})
 }
