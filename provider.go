@@ -258,3 +258,47 @@ func (r *Registry) All() []Provider {
 	sort.Slice(out, func(i, j int) bool { return out[i].Info().Key < out[j].Info().Key })
 	return out
 }
+
+// CardSaver is implemented by providers that keep saved cards: a customer
+// at the provider with payment methods attached, charged later off-session.
+type CardSaver interface {
+	// AttachPaymentMethod attaches the payment method (provider token) to
+	// the provider's customer CustomerRef, creating that customer first
+	// when CustomerRef is empty.
+	AttachPaymentMethod(ctx context.Context, req *AttachRequest) (*AttachResult, error)
+	// DetachPaymentMethod detaches a payment method from its customer.
+	DetachPaymentMethod(ctx context.Context, req *DetachRequest) error
+	// DescribePaymentMethod returns a payment method's card details.
+	DescribePaymentMethod(ctx context.Context, req *DescribeRequest) (*CardDetails, error)
+}
+
+// AttachRequest asks a provider to save a payment method to a customer.
+type AttachRequest struct {
+	ProviderCall
+	// Customer is Tender's customer id (for the provider's metadata).
+	Customer    string
+	CustomerRef string
+	Email       string
+	Name        string
+	// PaymentMethod is the provider's token for the method.
+	PaymentMethod string
+}
+
+// AttachResult is where the method was saved.
+type AttachResult struct {
+	CustomerRef   string
+	PaymentMethod string
+	Card          *CardDetails
+}
+
+// DetachRequest asks a provider to forget a saved payment method.
+type DetachRequest struct {
+	ProviderCall
+	PaymentMethod string
+}
+
+// DescribeRequest asks about a payment method token.
+type DescribeRequest struct {
+	ProviderCall
+	PaymentMethod string
+}
