@@ -52,6 +52,8 @@ type PaymentReader interface {
 	// RefundedTotal is the sum of a charge's refunds that are pending or succeeded.
 	RefundedTotal(ctx context.Context, t Tenant, chargeID string) (int64, error)
 	Event(ctx context.Context, t Tenant, id string) (*Event, error)
+	Customer(ctx context.Context, t Tenant, id string, forUpdate bool) (*Customer, error)
+	PaymentMethod(ctx context.Context, t Tenant, id string, forUpdate bool) (*PaymentMethod, error)
 	ProviderConfig(ctx context.Context, t Tenant, provider string) (*ProviderConfig, error)
 	ProviderConfigs(ctx context.Context, t Tenant) ([]*ProviderConfig, error)
 
@@ -59,6 +61,9 @@ type PaymentReader interface {
 	ListCharges(ctx context.Context, q ListQuery) (Page[*Charge], error)
 	ListRefunds(ctx context.Context, q ListQuery) (Page[*Refund], error)
 	ListEvents(ctx context.Context, q ListQuery) (Page[*Event], error)
+	// ListCustomers lists customers that are not deleted.
+	ListCustomers(ctx context.Context, q ListQuery) (Page[*Customer], error)
+	ListPaymentMethods(ctx context.Context, q ListQuery) (Page[*PaymentMethod], error)
 }
 
 // PaymentTx is a write transaction over payment objects.
@@ -77,6 +82,10 @@ type PaymentTx interface {
 	// BindIdempotency records which object an idempotent request created,
 	// so that a retry of an interrupted request resumes it.
 	BindIdempotency(ctx context.Context, t Tenant, recordID, resourceID string) error
+	InsertCustomer(ctx context.Context, c *Customer) error
+	UpdateCustomer(ctx context.Context, c *Customer) error
+	InsertPaymentMethod(ctx context.Context, pm *PaymentMethod) error
+	UpdatePaymentMethod(ctx context.Context, pm *PaymentMethod) error
 	PutProviderConfig(ctx context.Context, c *ProviderConfig) error
 	DeleteProviderConfig(ctx context.Context, t Tenant, provider string) error
 }

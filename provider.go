@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"sort"
 	"sync"
+	"time"
 )
 
 // Provider is a payment provider: Stripe, the manual (check / money order)
@@ -301,4 +302,11 @@ type DetachRequest struct {
 type DescribeRequest struct {
 	ProviderCall
 	PaymentMethod string
+}
+
+// Tokenizer is implemented by providers that accept raw card numbers (only
+// Tender's sandbox, only in test mode): it turns a card into a token that
+// does not contain the number.
+type Tokenizer interface {
+	Tokenize(number string, expMonth, expYear int, cvc string, now time.Time) (token string, card *CardDetails, err error)
 }

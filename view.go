@@ -16,6 +16,7 @@ var Extensions = map[string][]string{
 	"payment_intent": {"provider"},
 	"charge":         {"provider", "provider_reference"},
 	"refund":         {"provider"},
+	"payment_method": {"provider"},
 }
 
 // PaymentIntentJSON is the payment_intent object.

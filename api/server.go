@@ -211,6 +211,19 @@ func (s *Server) routes() {
 	s.Handle("GET /v1/events", read, s.listEvents)
 	s.Handle("GET /v1/events/{id}", read, s.getEvent)
 
+	s.Handle("POST /v1/customers", write, s.createCustomer)
+	s.Handle("GET /v1/customers", read, s.listCustomers)
+	s.Handle("GET /v1/customers/{id}", read, s.getCustomer)
+	s.Handle("POST /v1/customers/{id}", write, s.updateCustomer)
+	s.Handle("DELETE /v1/customers/{id}", write, s.deleteCustomer)
+	s.Handle("GET /v1/customers/{id}/payment_methods", read, s.listPaymentMethods)
+	s.Handle("POST /v1/payment_methods", Route{Scope: tender.ScopePaymentsWrite, Browser: true}, s.createPaymentMethod)
+	s.Handle("GET /v1/payment_methods", read, s.listPaymentMethods)
+	s.Handle("GET /v1/payment_methods/{id}", read, s.getPaymentMethod)
+	s.Handle("POST /v1/payment_methods/{id}", write, s.updatePaymentMethod)
+	s.Handle("POST /v1/payment_methods/{id}/attach", write, s.attachPaymentMethod)
+	s.Handle("POST /v1/payment_methods/{id}/detach", write, s.detachPaymentMethod)
+
 	mread, mwrite := Route{Scope: tender.ScopeMerchantRead}, Route{Scope: tender.ScopeMerchantWrite}
 	s.Handle("GET /v1/providers", mread, s.listProviders)
 	s.Handle("GET /v1/provider_configs", mread, s.listProviderConfigs)

@@ -13,6 +13,25 @@ func (e *Engine) ConfirmPaymentIntent(ctx context.Context, c Caller, id string, 
 	if err := checkSetupFutureUsage(p.SetupFutureUsage); err != nil {
 		return nil, err
 	}
+	if !c.Resuming {
+		// Saving the card for later: attach it to the customer first.
+		pre, err := e.store.PaymentIntent(ctx, c.Tenant, id, false)
+		if err != nil {
+			return nil, notFound(err, "payment_intent", id)
+		}
+		pm := pre.PaymentMethod
+		if p.PaymentMethod != "" {
+			pm = p.PaymentMethod
+		}
+		sfu := pre.SetupFutureUsage != "" || p.SetupFutureUsage != ""
+		if sfu && pre.Customer != "" && pm != "" && (pre.Status == tender.StatusRequiresPaymentMethod || pre.Status == tender.StatusRequiresConfirmation) {
+			saved, err := e.savePaymentMethod(ctx, c, pre, pm)
+			if err != nil {
+				return nil, err
+			}
+			p.PaymentMethod = saved
+		}
+	}
 	// Phase 1: record the attempt.
 	var pi *tender.PaymentIntent
 	var ch *tender.Charge
@@ -64,11 +83,15 @@ func (e *Engine) ConfirmPaymentIntent(ctx context.Context, c Caller, id string, 
 		if p.SetupFutureUsage != "" {
 			pi.SetupFutureUsage = p.SetupFutureUsage
 		}
+		if method.Customer != "" && pi.Customer != "" && method.Customer != pi.Customer {
+			return tender.InvalidParam(tender.CodeParameterInvalid, "payment_method", "The payment method %s belongs to another customer.", method.ID)
+		}
 		if method.Customer != "" && pi.Customer == "" {
 			pi.Customer = method.Customer
 		}
-		if p.OffSession && pi.Customer == "" {
-			return tender.InvalidParam(tender.CodeParameterInvalid, "off_session", "Off-session payments need a customer with a saved payment method.")
+		if p.OffSession && (pi.Customer == "" || method.Customer != pi.Customer) {
+			return tender.InvalidParam(tender.CodeParameterInvalid, "off_session",
+				"Off-session payments need a customer and a payment method saved to that customer.")
 		}
 		pi.PaymentMethod = method.ID
 		now := e.nowUTC()

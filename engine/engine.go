@@ -33,6 +33,7 @@ import (
 type Keyring interface {
 	Seal(plaintext, aad []byte) (string, error)
 	Open(ciphertext string, aad []byte) ([]byte, error)
+	MAC(purpose string, data []byte) []byte
 }
 
 // ResolvedMethod is a payment method as a provider needs it.
@@ -53,14 +54,6 @@ type ResolvedMethod struct {
 // MethodResolver turns the payment_method a client sent into what a provider needs.
 type MethodResolver interface {
 	Resolve(ctx context.Context, t tender.Tenant, paymentMethod string) (*ResolvedMethod, error)
-}
-
-// passThrough treats a payment method as a provider token (test tokens such
-// as pm_card_visa); it is the resolver until saved payment methods exist.
-type passThrough struct{}
-
-func (passThrough) Resolve(_ context.Context, _ tender.Tenant, pm string) (*ResolvedMethod, error) {
-	return &ResolvedMethod{ID: pm, Token: pm}, nil
 }
 
 // Config is what an Engine needs. Store, Providers and Keyring are required.
@@ -99,7 +92,7 @@ func New(cfg Config) *Engine {
 	e := &Engine{store: cfg.Store, providers: cfg.Providers, keyring: cfg.Keyring, methods: cfg.Methods,
 		log: cfg.Logger, now: cfg.Now, timeout: cfg.ProviderTimeout, recover: cfg.RecoverAfter, fault: cfg.Fault}
 	if e.methods == nil {
-		e.methods = passThrough{}
+		e.methods = resolver{e}
 	}
 	if e.log == nil {
 		e.log = slog.New(slog.DiscardHandler)
@@ -118,10 +111,6 @@ func New(cfg Config) *Engine {
 	}
 	return e
 }
-
-// SetMethods installs the payment-method resolver (saved payment methods
-// need the engine's store and providers, so they are wired after New).
-func (e *Engine) SetMethods(m MethodResolver) { e.methods = m }
 
 // Store returns the engine's store.
 func (e *Engine) Store() tender.PaymentStore { return e.store }

@@ -298,20 +298,13 @@ func (e *Engine) CreatePaymentIntent(ctx context.Context, c Caller, p CreateInte
 	return pi, nil
 }
 
-// checkCustomer is replaced when customers exist; until then any cus_ id is refused.
+// checkCustomer checks that a customer exists for the tenant.
 func (e *Engine) checkCustomer(ctx context.Context, t tender.Tenant, id string) error {
-	if cs, ok := e.store.(interface {
-		CustomerExists(ctx context.Context, t tender.Tenant, id string) (bool, error)
-	}); ok {
-		exists, err := cs.CustomerExists(ctx, t, id)
-		if err != nil {
-			return err
-		}
-		if exists {
-			return nil
-		}
+	cus, err := e.store.Customer(ctx, t, id, false)
+	if errors.Is(err, tender.ErrNotFound) || (err == nil && cus.Deleted) {
+		return paramNotFound(tender.ErrNotFound, "customer", "customer", id)
 	}
-	return tender.InvalidParam(tender.CodeResourceMissing, "customer", "No such customer: '%s'", id)
+	return err
 }
 
 // resolveMethod checks a payment method can be used on pi.

@@ -292,7 +292,7 @@ func (q *queries) DeleteProviderConfig(ctx context.Context, t tender.Tenant, pro
 // which columns.
 type listSpec struct {
 	table   string
-	filters map[string]func(q tender.ListQuery) (string, []any, bool)
+	filters []func(q tender.ListQuery) (string, []any, bool)
 }
 
 func eq(column string, get func(tender.ListQuery) string) func(tender.ListQuery) (string, []any, bool) {
@@ -388,20 +388,20 @@ func decodeDoc[T any](set func(*T, int64)) func(string, int64) (*T, error) {
 }
 
 var (
-	intentList = listSpec{table: "payment_intents", filters: map[string]func(tender.ListQuery) (string, []any, bool){
-		"customer": eq("customer", func(q tender.ListQuery) string { return q.Customer }),
-		"provider": eq("provider", func(q tender.ListQuery) string { return q.Provider }),
-		"status":   eq("status", func(q tender.ListQuery) string { return q.Status }),
+	intentList = listSpec{table: "payment_intents", filters: []func(tender.ListQuery) (string, []any, bool){
+		eq("customer", func(q tender.ListQuery) string { return q.Customer }),
+		eq("provider", func(q tender.ListQuery) string { return q.Provider }),
+		eq("status", func(q tender.ListQuery) string { return q.Status }),
 	}}
-	chargeList = listSpec{table: "charges", filters: map[string]func(tender.ListQuery) (string, []any, bool){
-		"payment_intent": eq("payment_intent", func(q tender.ListQuery) string { return q.PaymentIntent }),
+	chargeList = listSpec{table: "charges", filters: []func(tender.ListQuery) (string, []any, bool){
+		eq("payment_intent", func(q tender.ListQuery) string { return q.PaymentIntent }),
 	}}
-	refundList = listSpec{table: "refunds", filters: map[string]func(tender.ListQuery) (string, []any, bool){
-		"payment_intent": eq("payment_intent", func(q tender.ListQuery) string { return q.PaymentIntent }),
-		"charge":         eq("charge", func(q tender.ListQuery) string { return q.Charge }),
+	refundList = listSpec{table: "refunds", filters: []func(tender.ListQuery) (string, []any, bool){
+		eq("payment_intent", func(q tender.ListQuery) string { return q.PaymentIntent }),
+		eq("charge", func(q tender.ListQuery) string { return q.Charge }),
 	}}
-	eventList = listSpec{table: "events", filters: map[string]func(tender.ListQuery) (string, []any, bool){
-		"types": eventTypes,
+	eventList = listSpec{table: "events", filters: []func(tender.ListQuery) (string, []any, bool){
+		eventTypes,
 	}}
 )
 
@@ -414,7 +414,7 @@ func eventTypes(q tender.ListQuery) (string, []any, bool) {
 	var args []any
 	for _, t := range q.Types {
 		if p, ok := strings.CutSuffix(t, "*"); ok {
-			conds = append(conds, "type LIKE ?")
+			conds = append(conds, `type LIKE ? ESCAPE '\'`)
 			args = append(args, strings.NewReplacer("%", `\%`, "_", `\_`).Replace(p)+"%")
 		} else {
 			conds = append(conds, "type = ?")

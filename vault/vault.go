@@ -7,6 +7,7 @@ package vault
 
 import (
 	"crypto/aes"
+	"crypto/hmac"
 	"crypto/cipher"
 	"crypto/rand"
 	"crypto/sha256"
@@ -31,6 +32,7 @@ var ErrDecrypt = errors.New("vault: ciphertext does not open")
 type Keyring struct {
 	current string
 	aeads   map[string]cipher.AEAD
+	raw     map[string][]byte
 }
 
 // KeyID names a key without revealing it: the first 8 bytes of its SHA-256, in hex.
@@ -41,7 +43,7 @@ func KeyID(key []byte) string {
 
 // New makes a keyring that seals with current and opens with current or any of older.
 func New(current []byte, older ...[]byte) (*Keyring, error) {
-	k := &Keyring{aeads: map[string]cipher.AEAD{}}
+	k := &Keyring{aeads: map[string]cipher.AEAD{}, raw: map[string][]byte{}}
 	for i, key := range append([][]byte{current}, older...) {
 		if len(key) != KeySize {
 			return nil, fmt.Errorf("vault: master key must be %d bytes, got %d", KeySize, len(key))
@@ -56,6 +58,7 @@ func New(current []byte, older ...[]byte) (*Keyring, error) {
 		}
 		id := KeyID(key)
 		k.aeads[id] = aead
+		k.raw[id] = append([]byte(nil), key...)
 		if i == 0 {
 			k.current = id
 		}
@@ -169,4 +172,20 @@ func LoadOrCreateKeyFile(path string) (key []byte, created bool, err error) {
 		return nil, false, err
 	}
 	return key, true, nil
+}
+
+// MAC is a keyed hash of data under a key derived from the current master
+// key for purpose. It lets Tender recognise a value again (a card's
+// fingerprint) without being able to recover it. Rotating the master key
+// changes the MACs of values seen after the rotation.
+func (k *Keyring) MAC(purpose string, data []byte) []byte {
+	m := hmac.New(sha256.New, k.macKey(purpose))
+	m.Write(data)
+	return m.Sum(nil)
+}
+
+func (k *Keyring) macKey(purpose string) []byte {
+	m := hmac.New(sha256.New, k.raw[k.current])
+	m.Write([]byte("tender mac key|" + purpose))
+	return m.Sum(nil)
 }

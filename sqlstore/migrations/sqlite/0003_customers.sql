@@ -1,0 +1,24 @@
+-- Customers and their payment methods (never a card number: see payment_methods.data).
+CREATE TABLE customers (
+    id          TEXT PRIMARY KEY,
+    merchant_id TEXT NOT NULL REFERENCES merchants (id),
+    livemode    INTEGER NOT NULL,
+    email       TEXT NOT NULL DEFAULT '',
+    deleted     INTEGER NOT NULL DEFAULT 0,
+    created     INTEGER NOT NULL,
+    version     INTEGER NOT NULL,
+    data        TEXT NOT NULL
+);
+CREATE INDEX customers_list ON customers (merchant_id, livemode, id) WHERE deleted = 0;
+CREATE INDEX customers_email ON customers (merchant_id, livemode, email, id) WHERE deleted = 0;
+
+CREATE TABLE payment_methods (
+    id          TEXT PRIMARY KEY,
+    merchant_id TEXT NOT NULL REFERENCES merchants (id),
+    livemode    INTEGER NOT NULL,
+    customer    TEXT NOT NULL DEFAULT '',
+    created     INTEGER NOT NULL,
+    version     INTEGER NOT NULL,
+    data        TEXT NOT NULL
+);
+CREATE INDEX payment_methods_customer ON payment_methods (merchant_id, livemode, customer, id);
