@@ -35,6 +35,21 @@ const (
 	EventWebhookEndpointDisabled        = "webhook_endpoint.disabled"
 )
 
+// EventTypes lists every event type Tender emits, for validating
+// webhook subscriptions.
+var EventTypes = []string{
+	EventPaymentIntentCreated, EventPaymentIntentRequiresAction, EventPaymentIntentProcessing,
+	EventPaymentIntentCapturableUpdated, EventPaymentIntentSucceeded, EventPaymentIntentPaymentFailed,
+	EventPaymentIntentCanceled, EventChargeSucceeded, EventChargeFailed, EventChargeCaptured,
+	EventChargeRefunded, EventChargePending, EventRefundCreated, EventRefundUpdated, EventRefundFailed,
+	EventCustomerCreated, EventCustomerUpdated, EventCustomerDeleted, EventPaymentMethodAttached,
+	EventPaymentMethodDetached, EventCheckoutSessionCompleted, EventCheckoutSessionExpired,
+	EventWebhookEndpointDisabled,
+}
+
+// SimpleEventTypes are seed 001's webhook event types.
+var SimpleEventTypes = []string{"payment.completed", "payment.failed", "payment.pending", "refund.completed", "refund.failed"}
+
 // Event records a change, with the object as it was right after it (Stripe's
 // event). Events are written in the same transaction as the change, so the
 // event log is exactly the history of what happened (transactional outbox).

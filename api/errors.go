@@ -99,5 +99,12 @@ func (s *Server) WriteError(w http.ResponseWriter, r *http.Request, err error) {
 	if e.PaymentIntent != nil {
 		obj.PaymentIntent = e.PaymentIntent.JSON()
 	}
+	if st := state(r.Context()); st != nil && st.simple {
+		WriteJSON(w, status, struct {
+			Success bool        `json:"success"`
+			Error   errorObject `json:"error"`
+		}{false, obj})
+		return
+	}
 	WriteJSON(w, status, errorBody{Error: obj})
 }

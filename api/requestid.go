@@ -26,6 +26,8 @@ type reqState struct {
 	// committed: the request changed stored state (decides whether an
 	// idempotent request's error response is kept for replay).
 	committed bool
+	// simple: errors go in seed 001's {"success": false, …} envelope.
+	simple bool
 }
 
 func state(ctx context.Context) *reqState {

@@ -6,7 +6,10 @@ import (
 	"net/http"
 	"time"
 
+	"github.com/tenderhq/tender"
 	"github.com/tenderhq/tender/api/params"
+	"github.com/tenderhq/tender/engine"
+	"github.com/tenderhq/tender/webhook"
 )
 
 // WriteJSON writes v as the JSON body with status.
@@ -43,3 +46,34 @@ func contextWithTimeout(r *http.Request, d time.Duration) (context.Context, cont
 func contextWithoutCancel(ctx context.Context, d time.Duration) (context.Context, context.CancelFunc) {
 	return context.WithTimeout(context.WithoutCancel(ctx), d)
 }
+
+// WriteSimple writes seed 001's success envelope: {"success": true, "data": v}.
+func WriteSimple(w http.ResponseWriter, status int, v any) {
+	WriteJSON(w, status, struct {
+		Success bool `json:"success"`
+		Data    any  `json:"data"`
+	}{true, v})
+}
+
+// Caller exposes the engine caller of a request to other faces.
+func (s *Server) Caller(r *http.Request) engine.Caller { return s.caller(r) }
+
+// Tenant is the tenant of an authenticated request.
+func Tenant(r *http.Request) tender.Tenant { return tenantOf(r) }
+
+// Engine returns the payment engine.
+func (s *Server) Engine() *engine.Engine { return s.engine }
+
+// Webhooks returns the webhook service.
+func (s *Server) Webhooks() *webhook.Service { return s.webhooks }
+
+// MarkCommitted records that the request changed state (for idempotency
+// and to wake the webhook dispatcher), for changes made outside the engine.
+func MarkCommitted(r *http.Request) {
+	if st := state(r.Context()); st != nil {
+		st.committed = true
+	}
+}
+
+// WebhookStore returns the store of webhook endpoints and deliveries.
+func (s *Server) WebhookStore() tender.WebhookStore { return s.webhookStore }

@@ -18,6 +18,7 @@ import (
 	"github.com/tenderhq/tender"
 	"github.com/tenderhq/tender/engine"
 	"github.com/tenderhq/tender/ratelimit"
+	"github.com/tenderhq/tender/webhook"
 )
 
 // Config is what a Server needs. Store, Payments, Engine and Logger are required.
@@ -25,7 +26,10 @@ type Config struct {
 	Store    tender.Store
 	Payments tender.PaymentStore
 	Engine   *engine.Engine
-	Logger   *slog.Logger
+	Webhooks *webhook.Service
+	// WebhookStore keeps endpoints and deliveries.
+	WebhookStore tender.WebhookStore
+	Logger       *slog.Logger
 	// IdempotencyLockTimeout is how long a request may hold its
 	// Idempotency-Key before a retry may take the key over (default 30s).
 	IdempotencyLockTimeout time.Duration
@@ -53,10 +57,13 @@ type Server struct {
 	store    tender.Store
 	payments tender.PaymentStore
 	engine   *engine.Engine
-	mux      *http.ServeMux
-	handler  http.Handler
-	metrics  *metrics
-	now      func() time.Time
+	webhooks *webhook.Service
+	// webhookStore lists endpoints and deliveries.
+	webhookStore tender.WebhookStore
+	mux          *http.ServeMux
+	handler      http.Handler
+	metrics      *metrics
+	now          func() time.Time
 
 	touched sync.Map // key id → time.Time of the last last_used_at write
 }
@@ -75,6 +82,9 @@ type Route struct {
 	Scope tender.Scope
 	// Payment routes also spend the payment-creation budget.
 	Payment bool
+	// Simple routes are seed 001's face: answers and errors are wrapped in
+	// {"success": …, "data"|"error": …}.
+	Simple bool
 }
 
 // New builds a server with the canonical API's routes.
@@ -92,14 +102,16 @@ func New(cfg Config) *Server {
 		cfg.Registry = prometheus.NewRegistry()
 	}
 	s := &Server{
-		cfg:      cfg,
-		log:      cfg.Logger,
-		store:    cfg.Store,
-		payments: cfg.Payments,
-		engine:   cfg.Engine,
-		mux:      http.NewServeMux(),
-		metrics:  newMetrics(cfg.Registry),
-		now:      cfg.Now,
+		cfg:          cfg,
+		log:          cfg.Logger,
+		store:        cfg.Store,
+		payments:     cfg.Payments,
+		engine:       cfg.Engine,
+		webhooks:     cfg.Webhooks,
+		webhookStore: cfg.WebhookStore,
+		mux:          http.NewServeMux(),
+		metrics:      newMetrics(cfg.Registry),
+		now:          cfg.Now,
 	}
 	s.routes()
 	s.handler = withRequestID(s.observe(http.HandlerFunc(s.serve)))
@@ -123,6 +135,8 @@ func (s *Server) HandleHTTP(pattern string, h http.Handler) {
 
 func (s *Server) wrap(rt Route, h HandlerFunc) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		st := state(r.Context())
+		st.simple = rt.Simple
 		r.Body = http.MaxBytesReader(w, r.Body, s.cfg.MaxBodyBytes)
 		if !rt.Public {
 			a, err := s.authenticate(r, rt)
@@ -136,13 +150,22 @@ func (s *Server) wrap(rt Route, h HandlerFunc) http.Handler {
 			}
 			if key := r.Header.Get("Idempotency-Key"); key != "" && r.Method == http.MethodPost {
 				s.idempotent(w, r, a, key, h)
+				s.wakeIfCommitted(st)
 				return
 			}
 		}
 		if err := h(w, r); err != nil {
 			s.WriteError(w, r, err)
 		}
+		s.wakeIfCommitted(st)
 	})
+}
+
+// wakeIfCommitted tells the webhook dispatcher that new events may wait.
+func (s *Server) wakeIfCommitted(st *reqState) {
+	if st.committed && s.webhooks != nil {
+		s.webhooks.Wake()
+	}
 }
 
 // serve dispatches to the mux, answering unknown routes and wrong methods
@@ -223,6 +246,15 @@ func (s *Server) routes() {
 	s.Handle("POST /v1/payment_methods/{id}", write, s.updatePaymentMethod)
 	s.Handle("POST /v1/payment_methods/{id}/attach", write, s.attachPaymentMethod)
 	s.Handle("POST /v1/payment_methods/{id}/detach", write, s.detachPaymentMethod)
+
+	wread, wwrite := Route{Scope: tender.ScopeWebhooksRead}, Route{Scope: tender.ScopeWebhooksWrite}
+	s.Handle("POST /v1/webhook_endpoints", wwrite, s.createWebhookEndpoint)
+	s.Handle("GET /v1/webhook_endpoints", wread, s.listWebhookEndpoints)
+	s.Handle("GET /v1/webhook_endpoints/{id}", wread, s.getWebhookEndpoint)
+	s.Handle("POST /v1/webhook_endpoints/{id}", wwrite, s.updateWebhookEndpoint)
+	s.Handle("DELETE /v1/webhook_endpoints/{id}", wwrite, s.deleteWebhookEndpoint)
+	s.Handle("GET /v1/webhook_endpoints/{id}/deliveries", wread, s.listDeliveries)
+	s.Handle("POST /v1/events/{id}/redeliver", wwrite, s.redeliverEvent)
 
 	mread, mwrite := Route{Scope: tender.ScopeMerchantRead}, Route{Scope: tender.ScopeMerchantWrite}
 	s.Handle("GET /v1/providers", mread, s.listProviders)

@@ -7,11 +7,13 @@ import (
 
 	"github.com/tenderhq/tender"
 	"github.com/tenderhq/tender/api"
+	"github.com/tenderhq/tender/api/simple"
 	"github.com/tenderhq/tender/engine"
 	"github.com/tenderhq/tender/provider/manual"
 	"github.com/tenderhq/tender/provider/sandbox"
 	"github.com/tenderhq/tender/sqlstore"
 	"github.com/tenderhq/tender/vault"
+	"github.com/tenderhq/tender/webhook"
 )
 
 // app is Tender wired together: the engine, the providers and the
@@ -22,6 +24,7 @@ type app struct {
 	engine    *engine.Engine
 	providers *tender.Registry
 	sandbox   *sandbox.Sandbox
+	webhooks  *webhook.Service
 }
 
 func newApp(c config, db *sqlstore.DB, keys *vault.Keyring, log *slog.Logger, publicURL string) *app {
@@ -42,13 +45,23 @@ func newApp(c config, db *sqlstore.DB, keys *vault.Keyring, log *slog.Logger, pu
 		},
 		Logger: log,
 	})
+	a.webhooks = webhook.New(webhook.Config{
+		Store:        db,
+		Keyring:      keys,
+		Logger:       log,
+		Schedule:     c.webhookBackoff,
+		AllowPrivate: c.webhookPrivate,
+		Timeout:      c.webhookTimeout,
+		UserAgent:    "Tender/" + version(),
+	})
 	a.providers.Register(a.sandbox)
 	a.providers.Register(manual.New())
 	return a
 }
 
-// mount adds the providers' own pages to the server.
+// mount adds the other faces and the providers' own pages to the server.
 func (a *app) mount(srv *api.Server) {
+	simple.Register(srv)
 	h := a.sandbox.Handler()
 	srv.HandleHTTP("GET /sandbox/3ds/{ref}", h)
 	srv.HandleHTTP("POST /sandbox/3ds/{ref}", h)
@@ -60,6 +73,7 @@ func (a *app) start(ctx context.Context) <-chan struct{} {
 	var wg sync.WaitGroup
 	wg.Go(func() { a.engine.Run(ctx, a.cfg.recoveryInterval) })
 	wg.Go(func() { a.sandbox.Run(ctx) })
+	wg.Go(func() { a.webhooks.Run(ctx) })
 	done := make(chan struct{})
 	go func() {
 		wg.Wait()

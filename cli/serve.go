@@ -35,6 +35,9 @@ type config struct {
 	recoverAfter     time.Duration
 	recoveryInterval time.Duration
 	fault            string
+	webhookBackoff   []time.Duration
+	webhookPrivate   bool
+	webhookTimeout   time.Duration
 }
 
 func loadConfig(env envFunc) (config, error) {
@@ -61,6 +64,25 @@ func loadConfig(env envFunc) (config, error) {
 		return c, err
 	}
 	c.fault = env.get("TENDER_FAULT", "")
+	if v := env.get("TENDER_WEBHOOK_BACKOFF", ""); v != "" {
+		for _, part := range strings.Split(v, ",") {
+			d, err := time.ParseDuration(strings.TrimSpace(part))
+			if err != nil || d <= 0 {
+				return c, fmt.Errorf("TENDER_WEBHOOK_BACKOFF must be a comma-separated list of positive durations such as 1s,2s,4s, not %q", v)
+			}
+			c.webhookBackoff = append(c.webhookBackoff, d)
+		}
+	}
+	if c.webhookTimeout, err = envDuration(env, "TENDER_WEBHOOK_TIMEOUT", 10*time.Second); err != nil {
+		return c, err
+	}
+	switch v := env.get("TENDER_WEBHOOK_ALLOW_PRIVATE", "false"); v {
+	case "true", "1":
+		c.webhookPrivate = true
+	case "false", "0":
+	default:
+		return c, fmt.Errorf("TENDER_WEBHOOK_ALLOW_PRIVATE must be true or false, not %q", v)
+	}
 	if c.logFormat != "json" && c.logFormat != "text" {
 		return c, fmt.Errorf("TENDER_LOG_FORMAT must be json or text, not %q", c.logFormat)
 	}
@@ -237,6 +259,8 @@ func cmdServe(ctx context.Context, args []string, env envFunc, stdout, stderr io
 		Store:                  db,
 		Payments:               db,
 		Engine:                 a.engine,
+		Webhooks:               a.webhooks,
+		WebhookStore:           db,
 		Logger:                 log,
 		Limiter:                limiter,
 		RateLimit:              c.rateLimit,

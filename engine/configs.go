@@ -204,7 +204,7 @@ func (e *Engine) PutProviderConfig(ctx context.Context, t tender.Tenant, provide
 			cfg.ValidatedAt = &now
 		}
 		plain, _ := json.Marshal(p.Credentials)
-		sealed, err := e.keyring.Seal(plain, credentialsAAD(t, provider))
+		sealed, err := e.keyring.Seal(plain, tender.CredentialsAAD(t, provider))
 		if err != nil {
 			return nil, err
 		}

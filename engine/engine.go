@@ -201,17 +201,8 @@ func (e *Engine) callData(ctx context.Context, t tender.Tenant, provider, idemKe
 	return call, nil
 }
 
-// credentialsAAD binds sealed credentials to their row: merchant, mode, provider.
-func credentialsAAD(t tender.Tenant, provider string) []byte {
-	mode := "test"
-	if t.Livemode {
-		mode = "live"
-	}
-	return []byte("provider_configs|" + t.MerchantID + "|" + mode + "|" + provider)
-}
-
 func (e *Engine) openCredentials(cfg *tender.ProviderConfig) (tender.Credentials, error) {
-	pt, err := e.keyring.Open(cfg.SealedCredentials, credentialsAAD(cfg.Tenant, cfg.Provider))
+	pt, err := e.keyring.Open(cfg.SealedCredentials, tender.CredentialsAAD(cfg.Tenant, cfg.Provider))
 	if err != nil {
 		return nil, fmt.Errorf("open %s credentials of %s: %w", cfg.Provider, cfg.MerchantID, err)
 	}

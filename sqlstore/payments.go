@@ -193,13 +193,26 @@ func (q *queries) Event(ctx context.Context, t tender.Tenant, id string) (*tende
 	if _, err := q.getDoc(ctx, &e, `SELECT data, 0 FROM events WHERE id = ? AND merchant_id = ? AND livemode = ?`, id, t.MerchantID, t.Livemode); err != nil {
 		return nil, err
 	}
-	return &e, nil
+	return &e, q.pendingWebhooks(ctx, []*tender.Event{&e})
 }
 
+// InsertEvent appends an event and, in the same transaction, one delivery
+// per endpoint that receives it: the transactional outbox.
 func (q *queries) InsertEvent(ctx context.Context, e *tender.Event) error {
-	_, err := q.exec(ctx, `INSERT INTO events (id, merchant_id, livemode, type, object_id, created, data) VALUES (?, ?, ?, ?, ?, ?, ?)`,
-		e.ID, e.MerchantID, e.Livemode, e.Type, e.ObjectID, ms(e.Created), encode(e))
-	return err
+	if _, err := q.exec(ctx, `INSERT INTO events (id, merchant_id, livemode, type, object_id, created, data) VALUES (?, ?, ?, ?, ?, ?, ?)`,
+		e.ID, e.MerchantID, e.Livemode, e.Type, e.ObjectID, ms(e.Created), encode(e)); err != nil {
+		return err
+	}
+	eps, err := q.matchingEndpoints(ctx, e, false)
+	if err != nil {
+		return translate(err)
+	}
+	for _, ep := range eps {
+		if err := q.insertDelivery(ctx, e, ep); err != nil {
+			return err
+		}
+	}
+	return nil
 }
 
 // --- idempotency binding
@@ -437,7 +450,11 @@ func (q *queries) ListRefunds(ctx context.Context, lq tender.ListQuery) (tender.
 }
 
 func (q *queries) ListEvents(ctx context.Context, lq tender.ListQuery) (tender.Page[*tender.Event], error) {
-	return list(ctx, q, eventList, lq, decodeDoc(func(*tender.Event, int64) {}))
+	page, err := list(ctx, q, eventList, lq, decodeDoc(func(*tender.Event, int64) {}))
+	if err != nil {
+		return page, err
+	}
+	return page, q.pendingWebhooks(ctx, page.Data)
 }
 
 // --- transactions and recovery claims

@@ -73,6 +73,8 @@ func Start(t testing.TB, opt Options) *Server {
 		"TENDER_MASTER_KEY":   vault.EncodeKey(vault.NewKey()),
 		"TENDER_LOG_LEVEL":    "debug",
 		"TENDER_LOG_FORMAT":   "json",
+		// Test receivers listen on loopback.
+		"TENDER_WEBHOOK_ALLOW_PRIVATE": "true",
 	}
 	for k, v := range opt.Env {
 		env[k] = v
