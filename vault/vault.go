@@ -7,8 +7,8 @@ package vault
 
 import (
 	"crypto/aes"
-	"crypto/hmac"
 	"crypto/cipher"
+	"crypto/hmac"
 	"crypto/rand"
 	"crypto/sha256"
 	"encoding/base64"
