@@ -101,3 +101,33 @@ type WebhookStore interface {
 	// endpoint that subscribes) pending again, creating missing ones.
 	Redeliver(ctx context.Context, t Tenant, eventID, endpointID string, now time.Time) (int, error)
 }
+
+// Kinds of sealed secret.
+const (
+	SecretProviderConfig  = "provider_config"
+	SecretWebhookEndpoint = "webhook_endpoint"
+)
+
+// SealedSecret is one secret at rest, for master key rotation.
+type SealedSecret struct {
+	Kind       string
+	Tenant     Tenant
+	ID         string // the provider key or the endpoint id
+	Ciphertext string
+}
+
+// AAD is the associated data the secret was sealed with.
+func (s SealedSecret) AAD() []byte {
+	if s.Kind == SecretProviderConfig {
+		return CredentialsAAD(s.Tenant, s.ID)
+	}
+	return WebhookEndpointAAD(s.Tenant, s.ID)
+}
+
+// SecretStore lists and rewrites sealed secrets, for key rotation.
+type SecretStore interface {
+	// SealedSecrets returns up to limit secrets not sealed under keyID.
+	SealedSecrets(ctx context.Context, notKeyID string, limit int) ([]SealedSecret, error)
+	// ResealSecret replaces a secret's ciphertext if it is still s.Ciphertext.
+	ResealSecret(ctx context.Context, s SealedSecret, ciphertext string) (bool, error)
+}

@@ -160,6 +160,7 @@ const keysHelp = `Usage:
   tender keys create --merchant ID --mode test|live --scopes s1,s2 [--json]   create a restricted key
   tender keys list --merchant ID [--json]                                      list a merchant's keys
   tender keys revoke KEY_ID                                                    revoke a key
+  tender keys rotate-master --new-key-file FILE                                re-encrypt every secret under a new master key
 
 Scopes: payments:read, payments:write, merchant:read, merchant:write, webhooks:read, webhooks:write
 `
@@ -320,6 +321,9 @@ func cmdKeys(ctx context.Context, args []string, env envFunc, stdout, stderr io.
 		}
 		fmt.Fprintf(stdout, "Revoked %s (%s).\n", k.ID, k.Redacted())
 		return nil
+	}
+	if sub == "rotate-master" {
+		return cmdRotateMaster(ctx, rest, env, stdout, stderr)
 	}
 	fmt.Fprint(stderr, keysHelp)
 	return usageError{fmt.Sprintf("unknown keys command %q", sub)}

@@ -26,6 +26,7 @@ type config struct {
 	addr             string
 	databaseURL      string
 	masterKey        string
+	previousKeys     string
 	redisURL         string
 	rateLimit        int
 	paymentRateLimit int
@@ -42,12 +43,13 @@ type config struct {
 
 func loadConfig(env envFunc) (config, error) {
 	c := config{
-		addr:        env.get("TENDER_ADDR", "127.0.0.1:8080"),
-		databaseURL: env.get("TENDER_DATABASE_URL", "tender.db"),
-		masterKey:   env.get("TENDER_MASTER_KEY", ""),
-		redisURL:    env.get("TENDER_REDIS_URL", ""),
-		logFormat:   env.get("TENDER_LOG_FORMAT", "json"),
-		logLevel:    env.get("TENDER_LOG_LEVEL", "info"),
+		addr:         env.get("TENDER_ADDR", "127.0.0.1:8080"),
+		databaseURL:  env.get("TENDER_DATABASE_URL", "tender.db"),
+		masterKey:    env.get("TENDER_MASTER_KEY", ""),
+		previousKeys: env.get("TENDER_MASTER_KEY_PREVIOUS", ""),
+		redisURL:     env.get("TENDER_REDIS_URL", ""),
+		logFormat:    env.get("TENDER_LOG_FORMAT", "json"),
+		logLevel:     env.get("TENDER_LOG_LEVEL", "info"),
 	}
 	var err error
 	if c.rateLimit, err = envInt(env, "TENDER_RATE_LIMIT", 1000); err != nil {
@@ -152,19 +154,52 @@ func openStore(ctx context.Context, c config, log *slog.Logger) (*sqlstore.DB, e
 
 // keyring loads the master key: TENDER_MASTER_KEY, or on SQLite a key file
 // beside the database, made on first start. On PostgreSQL a key file would
-// differ between instances, so the variable is required.
+// differ between instances, so the variable is required. Keys listed in
+// TENDER_MASTER_KEY_PREVIOUS still open what they sealed (during a rotation).
 func keyring(c config, db *sqlstore.DB, log *slog.Logger) (*vault.Keyring, error) {
+	current, err := masterKey(c, db, log)
+	if err != nil {
+		return nil, err
+	}
+	older, err := previousKeys(c)
+	if err != nil {
+		return nil, err
+	}
+	return vault.New(current, older...)
+}
+
+func previousKeys(c config) ([][]byte, error) {
+	var out [][]byte
+	for _, s := range strings.Split(c.previousKeys, ",") {
+		if s = strings.TrimSpace(s); s == "" {
+			continue
+		}
+		k, err := vault.ParseKey(s)
+		if err != nil {
+			return nil, fmt.Errorf("TENDER_MASTER_KEY_PREVIOUS: %w", err)
+		}
+		out = append(out, k)
+	}
+	return out, nil
+}
+
+// keyFilePath is where the generated master key lives on SQLite.
+func keyFilePath(db *sqlstore.DB) string {
+	return strings.TrimSuffix(db.SQLitePath(), filepath.Ext(db.SQLitePath())) + ".key"
+}
+
+func masterKey(c config, db *sqlstore.DB, log *slog.Logger) ([]byte, error) {
 	if c.masterKey != "" {
 		key, err := vault.ParseKey(c.masterKey)
 		if err != nil {
 			return nil, fmt.Errorf("TENDER_MASTER_KEY: %w", err)
 		}
-		return vault.New(key)
+		return key, nil
 	}
 	if db.Dialect() != sqlstore.SQLite {
 		return nil, errors.New("TENDER_MASTER_KEY is required with PostgreSQL (every instance must share it); make one with: openssl rand -base64 32")
 	}
-	path := strings.TrimSuffix(db.SQLitePath(), filepath.Ext(db.SQLitePath())) + ".key"
+	path := keyFilePath(db)
 	key, created, err := vault.LoadOrCreateKeyFile(path)
 	if err != nil {
 		return nil, fmt.Errorf("master key file: %w", err)
@@ -174,7 +209,7 @@ func keyring(c config, db *sqlstore.DB, log *slog.Logger) (*vault.Keyring, error
 	} else {
 		log.Warn("TENDER_MASTER_KEY is not set: using the master key file beside the database", "path", path)
 	}
-	return vault.New(key)
+	return key, nil
 }
 
 func newLimiter(ctx context.Context, c config) (ratelimit.Limiter, func(), error) {

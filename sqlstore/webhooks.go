@@ -42,8 +42,9 @@ func (db *DB) UpdateWebhookEndpoint(ctx context.Context, e *tender.WebhookEndpoi
 	old := e.Version
 	e.Version++
 	doc := encode(endpointDoc{e.URL, e.EnabledEvents, e.Description, e.Metadata, e.FailingSince})
-	res, err := db.w.ExecContext(ctx, db.q(`UPDATE webhook_endpoints SET status = ?, format = ?, events = ?, secret = ?, key_id = ?, version = ?, data = ? WHERE id = ? AND merchant_id = ? AND livemode = ? AND version = ?`),
-		e.Status, e.Format, encode(e.EnabledEvents), e.SealedSecret, keyIDOf(e.SealedSecret), e.Version, doc, e.ID, e.MerchantID, e.Livemode, old)
+	// The secret is not rewritten: it changes only by key rotation (ResealSecret).
+	res, err := db.w.ExecContext(ctx, db.q(`UPDATE webhook_endpoints SET status = ?, format = ?, events = ?, version = ?, data = ? WHERE id = ? AND merchant_id = ? AND livemode = ? AND version = ?`),
+		e.Status, e.Format, encode(e.EnabledEvents), e.Version, doc, e.ID, e.MerchantID, e.Livemode, old)
 	if err = updated(res, translate(err)); err != nil {
 		e.Version = old
 	}
