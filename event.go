@@ -99,8 +99,12 @@ type EventRequest struct {
 
 // JSON renders the event as Stripe does.
 func (e *Event) JSON() *EventJSON {
+	prev := e.PreviousAttributes
+	if string(prev) == "null" {
+		prev = nil // absent, not null: Stripe's schema has no null here
+	}
 	j := &EventJSON{ID: e.ID, Object: "event", APIVersion: APIVersion, Created: e.Created.Unix(),
-		Data: EventData{Object: e.Object, PreviousAttributes: e.PreviousAttributes}, Livemode: e.Livemode,
+		Data: EventData{Object: e.Object, PreviousAttributes: prev}, Livemode: e.Livemode,
 		PendingWebhooks: e.PendingWebhooks, Type: e.Type}
 	if e.RequestID != "" {
 		id := e.RequestID

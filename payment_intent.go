@@ -49,7 +49,8 @@ func (pi *PaymentIntent) Transition(to PaymentIntentStatus) error {
 
 // UnexpectedState is the error for an action that pi's status does not allow.
 func UnexpectedState(pi *PaymentIntent, action string) *Error {
-	return &Error{Type: InvalidRequestError, Code: CodeUnexpectedState,
+	snapshot := *pi
+	return &Error{Type: InvalidRequestError, Code: CodeUnexpectedState, PaymentIntent: &snapshot,
 		Message: fmt.Sprintf("You cannot %s this PaymentIntent because it has a status of %s.", action, pi.Status)}
 }
 
@@ -96,12 +97,14 @@ type PaymentIntent struct {
 
 // PaymentError is a PaymentIntent's last_payment_error.
 type PaymentError struct {
-	Type          ErrorType `json:"type"`
-	Code          string    `json:"code,omitempty"`
-	DeclineCode   string    `json:"decline_code,omitempty"`
-	Message       string    `json:"message"`
-	Charge        string    `json:"charge,omitempty"`
-	PaymentMethod string    `json:"payment_method,omitempty"`
+	Type        ErrorType `json:"type"`
+	Code        string    `json:"code,omitempty"`
+	DeclineCode string    `json:"decline_code,omitempty"`
+	Message     string    `json:"message"`
+	Charge      string    `json:"charge,omitempty"`
+	// PaymentMethod is kept for Tender's own use; Stripe's field holds the
+	// whole payment method object, which Tender does not embed.
+	PaymentMethod string `json:"-"`
 }
 
 // NextAction is what the customer must do next (Stripe's next_action).

@@ -31,7 +31,14 @@ type ListQuery struct {
 	Email         string
 	Provider      string
 	Status        string
+	Statuses      []string
+	Currency      string
+	AmountGTE     *int64
+	AmountLTE     *int64
 }
+
+// AnyCustomer as ListQuery.Customer lists payment methods attached to any customer.
+const AnyCustomer = "*"
 
 // Page is one page of a list.
 type Page[T any] struct {

@@ -17,7 +17,16 @@ var Extensions = map[string][]string{
 	"charge":         {"provider", "provider_reference"},
 	"refund":         {"provider"},
 	"payment_method": {"provider"},
+	// The error object carries the request id (seed 003).
+	"api_errors": {"request_id"},
+	// The manual provider's next action.
+	"payment_intent_next_action": {"display_payment_instructions"},
 }
+
+// ErrorTypeExtensions are the error types Tender uses beyond Stripe's four
+// (seed 003 names them): where Stripe answers invalid_request_error for a
+// bad key, a missing permission or a rate limit, Tender is more specific.
+var ErrorTypeExtensions = []string{string(AuthenticationError), string(PermissionError), string(RateLimitError)}
 
 // PaymentIntentJSON is the payment_intent object.
 type PaymentIntentJSON struct {

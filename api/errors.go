@@ -19,6 +19,7 @@ type errorObject struct {
 	Message       string                    `json:"message"`
 	Param         string                    `json:"param,omitempty"`
 	DeclineCode   string                    `json:"decline_code,omitempty"`
+	Charge        string                    `json:"charge,omitempty"`
 	PaymentIntent *tender.PaymentIntentJSON `json:"payment_intent,omitempty"`
 	RequestID     string                    `json:"request_id"`
 }
@@ -98,6 +99,9 @@ func (s *Server) WriteError(w http.ResponseWriter, r *http.Request, err error) {
 		DeclineCode: e.DeclineCode, RequestID: rid}
 	if e.PaymentIntent != nil {
 		obj.PaymentIntent = e.PaymentIntent.JSON()
+		if lpe := e.PaymentIntent.LastPaymentError; e.Type == tender.CardError && lpe != nil {
+			obj.Charge = lpe.Charge
+		}
 	}
 	if st := state(r.Context()); st != nil && st.simple {
 		WriteJSON(w, status, struct {

@@ -176,7 +176,10 @@ func (e *Engine) PutProviderConfig(ctx context.Context, t tender.Tenant, provide
 			f := known[k]
 			v, given := p.Credentials[k]
 			if !given {
-				if f.Required {
+				// Required secrets must be given; a missing public credential
+				// (Stripe's publishable key) is allowed, and reported where a
+				// browser flow needs it: seed 001 configures Stripe without one.
+				if f.Required && f.Encrypted {
 					return nil, tender.MissingParam("credentials[" + k + "]")
 				}
 				continue
@@ -212,7 +215,7 @@ func (e *Engine) PutProviderConfig(ctx context.Context, t tender.Tenant, provide
 	}
 	if cfg.SealedCredentials == "" {
 		for _, f := range info.Credentials {
-			if f.Required && cfg.Enabled {
+			if f.Required && f.Encrypted && cfg.Enabled {
 				return nil, tender.MissingParam("credentials[" + f.Key + "]")
 			}
 		}

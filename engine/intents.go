@@ -365,7 +365,17 @@ func (e *Engine) UpdatePaymentIntent(ctx context.Context, c Caller, id string, p
 		switch pi.Status {
 		case tender.StatusRequiresPaymentMethod, tender.StatusRequiresConfirmation, tender.StatusRequiresAction:
 		default:
-			return tender.UnexpectedState(pi, "update")
+			// Like Stripe: descriptive fields change at any time; what
+			// the payment is made of does not once it is under way.
+			for param, set := range map[string]bool{"amount": p.Amount != nil, "currency": p.Currency != nil,
+				"customer": p.Customer != nil, "payment_method": p.PaymentMethod != nil,
+				"setup_future_usage": p.SetupFutureUsage != nil, "capture_method": p.CaptureMethod != nil} {
+				if set {
+					e := tender.UnexpectedState(pi, "update "+param+" on")
+					e.Param = param
+					return e
+				}
+			}
 		}
 		before := pi.JSON()
 		prev := map[string]any{}

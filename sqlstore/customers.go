@@ -75,7 +75,15 @@ var (
 		eq("email", func(q tender.ListQuery) string { return q.Email }),
 	}}
 	paymentMethodList = listSpec{table: "payment_methods", filters: []func(tender.ListQuery) (string, []any, bool){
-		eq("customer", func(q tender.ListQuery) string { return q.Customer }),
+		func(q tender.ListQuery) (string, []any, bool) {
+			switch q.Customer {
+			case "":
+				return "", nil, false
+			case tender.AnyCustomer:
+				return "customer <> ''", nil, true
+			}
+			return "customer = ?", []any{q.Customer}, true
+		},
 	}}
 )
 

@@ -79,16 +79,16 @@ func (q *queries) PaymentIntent(ctx context.Context, t tender.Tenant, id string,
 
 func (q *queries) InsertPaymentIntent(ctx context.Context, pi *tender.PaymentIntent) error {
 	pi.Version = 1
-	_, err := q.exec(ctx, `INSERT INTO payment_intents (id, merchant_id, livemode, status, customer, provider, created, version, data) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)`,
-		pi.ID, pi.MerchantID, pi.Livemode, string(pi.Status), pi.Customer, pi.Provider, ms(pi.Created), pi.Version, encode(pi))
+	_, err := q.exec(ctx, `INSERT INTO payment_intents (id, merchant_id, livemode, status, customer, provider, amount, currency, created, version, data) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+		pi.ID, pi.MerchantID, pi.Livemode, string(pi.Status), pi.Customer, pi.Provider, pi.Amount, pi.Currency.Code(), ms(pi.Created), pi.Version, encode(pi))
 	return err
 }
 
 func (q *queries) UpdatePaymentIntent(ctx context.Context, pi *tender.PaymentIntent) error {
 	old := pi.Version
 	pi.Version++
-	err := updated(q.exec(ctx, `UPDATE payment_intents SET status = ?, customer = ?, provider = ?, version = ?, data = ? WHERE id = ? AND merchant_id = ? AND livemode = ? AND version = ?`,
-		string(pi.Status), pi.Customer, pi.Provider, pi.Version, encode(pi), pi.ID, pi.MerchantID, pi.Livemode, old))
+	err := updated(q.exec(ctx, `UPDATE payment_intents SET status = ?, customer = ?, provider = ?, amount = ?, currency = ?, version = ?, data = ? WHERE id = ? AND merchant_id = ? AND livemode = ? AND version = ?`,
+		string(pi.Status), pi.Customer, pi.Provider, pi.Amount, pi.Currency.Code(), pi.Version, encode(pi), pi.ID, pi.MerchantID, pi.Livemode, old))
 	if err != nil {
 		pi.Version = old
 	}
@@ -315,6 +315,20 @@ func eq(column string, get func(tender.ListQuery) string) func(tender.ListQuery)
 	}
 }
 
+func in(column string, get func(tender.ListQuery) []string) func(tender.ListQuery) (string, []any, bool) {
+	return func(q tender.ListQuery) (string, []any, bool) {
+		vs := get(q)
+		if len(vs) == 0 {
+			return "", nil, false
+		}
+		args := make([]any, len(vs))
+		for i, v := range vs {
+			args[i] = v
+		}
+		return column + " IN (" + strings.TrimSuffix(strings.Repeat("?, ", len(vs)), ", ") + ")", args, true
+	}
+}
+
 // list runs a paginated query: newest first by id (ids are time-ordered),
 // limit+1 rows to know whether there is more.
 func list[T any](ctx context.Context, q *queries, spec listSpec, lq tender.ListQuery, decode func(data string, version int64) (T, error)) (tender.Page[T], error) {
@@ -405,6 +419,20 @@ var (
 		eq("customer", func(q tender.ListQuery) string { return q.Customer }),
 		eq("provider", func(q tender.ListQuery) string { return q.Provider }),
 		eq("status", func(q tender.ListQuery) string { return q.Status }),
+		eq("currency", func(q tender.ListQuery) string { return q.Currency }),
+		in("status", func(q tender.ListQuery) []string { return q.Statuses }),
+		func(q tender.ListQuery) (string, []any, bool) {
+			if q.AmountGTE == nil {
+				return "", nil, false
+			}
+			return "amount >= ?", []any{*q.AmountGTE}, true
+		},
+		func(q tender.ListQuery) (string, []any, bool) {
+			if q.AmountLTE == nil {
+				return "", nil, false
+			}
+			return "amount <= ?", []any{*q.AmountLTE}, true
+		},
 	}}
 	chargeList = listSpec{table: "charges", filters: []func(tender.ListQuery) (string, []any, bool){
 		eq("payment_intent", func(q tender.ListQuery) string { return q.PaymentIntent }),
