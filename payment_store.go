@@ -187,3 +187,14 @@ type ProviderLedger interface {
 	// LedgerCount counts records whose key starts with prefix.
 	LedgerCount(ctx context.Context, provider, prefix string) (int, error)
 }
+
+// InboundStore supports providers' webhooks: finding whose payment an event
+// is about, and remembering which events were applied.
+type InboundStore interface {
+	// ChargeTenant finds the tenant of the charge a provider reference names.
+	ChargeTenant(ctx context.Context, provider, ref string) (Tenant, error)
+	// ProviderEventSeen reports whether an event was applied already.
+	ProviderEventSeen(ctx context.Context, provider, eventID string) (bool, error)
+	// RecordProviderEvent remembers that an event was applied.
+	RecordProviderEvent(ctx context.Context, provider, eventID string, t Tenant, at time.Time) error
+}

@@ -3,6 +3,7 @@ package tender
 import (
 	"context"
 	"fmt"
+	"net/http"
 	"sort"
 	"sync"
 	"time"
@@ -309,4 +310,30 @@ type DescribeRequest struct {
 // does not contain the number.
 type Tokenizer interface {
 	Tokenize(number string, expMonth, expYear int, cvc string, now time.Time) (token string, card *CardDetails, err error)
+}
+
+// WebhookReceiver is implemented by providers that send webhooks. Tender
+// serves POST /v1/webhooks/{provider}[/{merchant_id}] for them.
+type WebhookReceiver interface {
+	// PeekWebhook reads an event WITHOUT verifying it, only to learn which
+	// payment it is about (to find the merchant whose secret must verify
+	// it). Nothing it returns may be applied.
+	PeekWebhook(payload []byte) (*InboundEvent, error)
+	// VerifyWebhook checks the event's signature with secret and parses it.
+	VerifyWebhook(payload []byte, header http.Header, secret string, now time.Time) (*InboundEvent, error)
+	// WebhookSecretCredential names the credential holding the webhook secret.
+	WebhookSecretCredential() string
+}
+
+// InboundEvent is a provider's webhook as Tender reads it.
+type InboundEvent struct {
+	// ID is the provider's event id, for de-duplication.
+	ID       string
+	Type     string
+	Livemode bool
+	// PaymentRef is the provider's reference of the payment the event is
+	// about; its charge tells which merchant the event belongs to.
+	PaymentRef string
+	// Apply is what to apply, in order (MerchantID and Livemode unset).
+	Apply []ProviderEvent
 }

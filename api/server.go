@@ -29,7 +29,9 @@ type Config struct {
 	Webhooks *webhook.Service
 	// WebhookStore keeps endpoints and deliveries.
 	WebhookStore tender.WebhookStore
-	Logger       *slog.Logger
+	// Inbound supports providers' webhooks.
+	Inbound tender.InboundStore
+	Logger  *slog.Logger
 	// IdempotencyLockTimeout is how long a request may hold its
 	// Idempotency-Key before a retry may take the key over (default 30s).
 	IdempotencyLockTimeout time.Duration
@@ -60,6 +62,7 @@ type Server struct {
 	webhooks *webhook.Service
 	// webhookStore lists endpoints and deliveries.
 	webhookStore tender.WebhookStore
+	inbound      tender.InboundStore
 	mux          *http.ServeMux
 	handler      http.Handler
 	metrics      *metrics
@@ -109,6 +112,7 @@ func New(cfg Config) *Server {
 		engine:       cfg.Engine,
 		webhooks:     cfg.Webhooks,
 		webhookStore: cfg.WebhookStore,
+		inbound:      cfg.Inbound,
 		mux:          http.NewServeMux(),
 		metrics:      newMetrics(cfg.Registry),
 		now:          cfg.Now,
@@ -255,6 +259,9 @@ func (s *Server) routes() {
 	s.Handle("DELETE /v1/webhook_endpoints/{id}", wwrite, s.deleteWebhookEndpoint)
 	s.Handle("GET /v1/webhook_endpoints/{id}/deliveries", wread, s.listDeliveries)
 	s.Handle("POST /v1/events/{id}/redeliver", wwrite, s.redeliverEvent)
+
+	s.Handle("POST /v1/webhooks/{provider}", Route{Public: true}, s.receiveWebhook)
+	s.Handle("POST /v1/webhooks/{provider}/{merchant_id}", Route{Public: true}, s.receiveWebhook)
 
 	mread, mwrite := Route{Scope: tender.ScopeMerchantRead}, Route{Scope: tender.ScopeMerchantWrite}
 	s.Handle("GET /v1/providers", mread, s.listProviders)

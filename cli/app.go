@@ -11,6 +11,7 @@ import (
 	"github.com/tenderhq/tender/engine"
 	"github.com/tenderhq/tender/provider/manual"
 	"github.com/tenderhq/tender/provider/sandbox"
+	"github.com/tenderhq/tender/provider/stripe"
 	"github.com/tenderhq/tender/sqlstore"
 	"github.com/tenderhq/tender/vault"
 	"github.com/tenderhq/tender/webhook"
@@ -56,6 +57,7 @@ func newApp(c config, db *sqlstore.DB, keys *vault.Keyring, log *slog.Logger, pu
 	})
 	a.providers.Register(a.sandbox)
 	a.providers.Register(manual.New())
+	a.providers.Register(stripe.New(stripe.Options{APIURL: c.stripeAPIURL, Logger: log, Ledger: db}))
 	return a
 }
 

@@ -39,6 +39,7 @@ type config struct {
 	webhookBackoff   []time.Duration
 	webhookPrivate   bool
 	webhookTimeout   time.Duration
+	stripeAPIURL     string
 }
 
 func loadConfig(env envFunc) (config, error) {
@@ -66,6 +67,7 @@ func loadConfig(env envFunc) (config, error) {
 		return c, err
 	}
 	c.fault = env.get("TENDER_FAULT", "")
+	c.stripeAPIURL = env.get("TENDER_STRIPE_API_URL", "")
 	if v := env.get("TENDER_WEBHOOK_BACKOFF", ""); v != "" {
 		for _, part := range strings.Split(v, ",") {
 			d, err := time.ParseDuration(strings.TrimSpace(part))
@@ -296,6 +298,7 @@ func cmdServe(ctx context.Context, args []string, env envFunc, stdout, stderr io
 		Engine:                 a.engine,
 		Webhooks:               a.webhooks,
 		WebhookStore:           db,
+		Inbound:                db,
 		Logger:                 log,
 		Limiter:                limiter,
 		RateLimit:              c.rateLimit,

@@ -1,0 +1,39 @@
+package sqlstore
+
+import (
+	"context"
+	"errors"
+	"time"
+
+	"github.com/tenderhq/tender"
+)
+
+var _ tender.InboundStore = (*DB)(nil)
+
+// ChargeTenant finds the tenant of the charge a provider reference names.
+func (db *DB) ChargeTenant(ctx context.Context, provider, ref string) (tender.Tenant, error) {
+	var t tender.Tenant
+	if ref == "" {
+		return t, tender.ErrNotFound
+	}
+	err := db.r.QueryRowContext(ctx, db.q(`SELECT merchant_id, livemode FROM charges WHERE provider = ? AND provider_ref = ? LIMIT 1`), provider, ref).Scan(&t.MerchantID, &t.Livemode)
+	return t, translate(err)
+}
+
+// ProviderEventSeen reports whether an event was applied already.
+func (db *DB) ProviderEventSeen(ctx context.Context, provider, eventID string) (bool, error) {
+	var n int
+	err := db.r.QueryRowContext(ctx, db.q(`SELECT COUNT(*) FROM provider_events WHERE provider = ? AND event_id = ?`), provider, eventID).Scan(&n)
+	return n > 0, translate(err)
+}
+
+// RecordProviderEvent remembers an applied event; recording it twice is fine.
+func (db *DB) RecordProviderEvent(ctx context.Context, provider, eventID string, t tender.Tenant, at time.Time) error {
+	_, err := db.w.ExecContext(ctx, db.q(`INSERT INTO provider_events (provider, event_id, merchant_id, livemode, received) VALUES (?, ?, ?, ?, ?) ON CONFLICT (provider, event_id) DO NOTHING`),
+		provider, eventID, t.MerchantID, t.Livemode, ms(at))
+	err = translate(err)
+	if errors.Is(err, tender.ErrConflict) {
+		return nil
+	}
+	return err
+}
