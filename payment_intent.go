@@ -91,6 +91,9 @@ type PaymentIntent struct {
 	CanceledAt         *time.Time
 	CancellationReason string
 	Created            time.Time
+	// IdempotencyKey is the key the intent was created with, if any
+	// (seed 001's payment object shows it).
+	IdempotencyKey string
 	// Version increases with every write; storage refuses a stale update.
 	Version int64
 }

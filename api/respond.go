@@ -77,3 +77,34 @@ func MarkCommitted(r *http.Request) {
 
 // WebhookStore returns the store of webhook endpoints and deliveries.
 func (s *Server) WebhookStore() tender.WebhookStore { return s.webhookStore }
+
+// Params returns the request's decoded parameters, read once and kept for
+// Decode, so that a handler may look at them before choosing a struct.
+func Params(r *http.Request) (params.Values, error) {
+	st := state(r.Context())
+	if st != nil && st.params != nil {
+		return st.params, nil
+	}
+	v, err := params.FromRequest(r)
+	if err != nil {
+		return nil, err
+	}
+	if st != nil {
+		st.params = v
+	}
+	return v, nil
+}
+
+// UseSimpleEnvelope switches a request's errors to seed 001's envelope.
+func UseSimpleEnvelope(r *http.Request) {
+	if st := state(r.Context()); st != nil {
+		st.simple = true
+	}
+}
+
+// SetSimpleRefunds routes POST /v1/refunds requests that carry seed 001's
+// payment_id to h; those with payment_intent or charge stay canonical.
+func (s *Server) SetSimpleRefunds(h HandlerFunc) { s.simpleRefunds = h }
+
+// Payments returns the payment store.
+func (s *Server) Payments() tender.PaymentStore { return s.payments }

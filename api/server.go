@@ -63,10 +63,12 @@ type Server struct {
 	// webhookStore lists endpoints and deliveries.
 	webhookStore tender.WebhookStore
 	inbound      tender.InboundStore
-	mux          *http.ServeMux
-	handler      http.Handler
-	metrics      *metrics
-	now          func() time.Time
+	// simpleRefunds serves seed 001's POST /v1/refunds (with payment_id).
+	simpleRefunds HandlerFunc
+	mux           *http.ServeMux
+	handler       http.Handler
+	metrics       *metrics
+	now           func() time.Time
 
 	touched sync.Map // key id → time.Time of the last last_used_at write
 }

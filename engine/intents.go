@@ -263,7 +263,7 @@ func (e *Engine) CreatePaymentIntent(ctx context.Context, c Caller, p CreateInte
 		Status: tender.StatusRequiresPaymentMethod, CaptureMethod: p.CaptureMethod, Customer: p.Customer,
 		Description: p.Description, Metadata: dropEmpty(p.Metadata), PaymentMethodTypes: p.PaymentMethodTypes,
 		Provider: prov.Info().Key, ReceiptEmail: p.ReceiptEmail, SetupFutureUsage: p.SetupFutureUsage,
-		ClientSecret: id + "_secret_" + randomToken(24), Created: now,
+		ClientSecret: id + "_secret_" + randomToken(24), Created: now, IdempotencyKey: c.IdempotencyKey,
 	}
 	if len(pi.PaymentMethodTypes) == 0 {
 		pi.PaymentMethodTypes = []string{"card"}

@@ -18,6 +18,15 @@ func Register(s *api.Server) {
 	h := &handlers{s: s}
 	s.Handle("PUT /v1/merchant/webhook", api.Route{Scope: tender.ScopeMerchantWrite, Simple: true}, h.putWebhook)
 	s.Handle("GET /v1/merchant/webhook", api.Route{Scope: tender.ScopeMerchantRead, Simple: true}, h.getWebhook)
+	s.Handle("PUT /v1/merchant/providers", api.Route{Scope: tender.ScopeMerchantWrite, Simple: true}, h.putProviders)
+	s.Handle("GET /v1/merchant/providers", api.Route{Scope: tender.ScopeMerchantRead, Simple: true}, h.getProviders)
+	s.Handle("POST /v1/payments", api.Route{Scope: tender.ScopePaymentsWrite, Payment: true, Simple: true}, h.createPayment)
+	s.Handle("GET /v1/payments", api.Route{Scope: tender.ScopePaymentsRead, Simple: true}, h.listPayments)
+	s.Handle("GET /v1/payments/{id}", api.Route{Scope: tender.ScopePaymentsRead, Simple: true}, h.getPayment)
+	s.Handle("POST /v1/payments/cards", api.Route{Scope: tender.ScopePaymentsWrite, Simple: true}, h.saveCard)
+	s.Handle("GET /v1/payments/cards", api.Route{Scope: tender.ScopePaymentsRead, Simple: true}, h.listCards)
+	s.Handle("DELETE /v1/payments/cards/{id}", api.Route{Scope: tender.ScopePaymentsWrite, Simple: true}, h.deleteCard)
+	s.SetSimpleRefunds(h.createRefund)
 }
 
 type handlers struct{ s *api.Server }
