@@ -43,7 +43,7 @@ var EventTypes = []string{
 	EventPaymentIntentCanceled, EventChargeSucceeded, EventChargeFailed, EventChargeCaptured,
 	EventChargeRefunded, EventChargePending, EventRefundCreated, EventRefundUpdated, EventRefundFailed,
 	EventCustomerCreated, EventCustomerUpdated, EventCustomerDeleted, EventPaymentMethodAttached,
-	EventPaymentMethodDetached, EventCheckoutSessionCompleted, EventCheckoutSessionExpired,
+	EventPaymentMethodDetached, EventCheckoutSessionCompleted, EventCheckoutSessionExpired, EventCheckoutSessionAsyncSucceeded,
 	EventWebhookEndpointDisabled,
 }
 

@@ -94,6 +94,8 @@ type PaymentIntent struct {
 	// IdempotencyKey is the key the intent was created with, if any
 	// (seed 001's payment object shows it).
 	IdempotencyKey string
+	// CheckoutSession is the order this intent pays, if any.
+	CheckoutSession string
 	// Version increases with every write; storage refuses a stale update.
 	Version int64
 }
@@ -182,7 +184,12 @@ type Charge struct {
 	CancelReason   string    // cancellation_reason while Attempt is canceling
 	OffSession     bool      // charged without the customer present
 	SaveMethod     bool      // save the payment method to the customer on success
-	Version        int64
+	// ClientSide: confirmed by the customer's browser with the provider's library.
+	ClientSide bool
+	// ProviderClientSecret is the provider's client secret for its
+	// browser library (Stripe.js), for client-side attempts.
+	ProviderClientSecret string
+	Version              int64
 }
 
 // Refunded reports whether the whole captured amount was refunded.

@@ -61,6 +61,7 @@ type PaymentReader interface {
 	Event(ctx context.Context, t Tenant, id string) (*Event, error)
 	Customer(ctx context.Context, t Tenant, id string, forUpdate bool) (*Customer, error)
 	PaymentMethod(ctx context.Context, t Tenant, id string, forUpdate bool) (*PaymentMethod, error)
+	CheckoutSession(ctx context.Context, t Tenant, id string, forUpdate bool) (*CheckoutSession, error)
 	ProviderConfig(ctx context.Context, t Tenant, provider string) (*ProviderConfig, error)
 	ProviderConfigs(ctx context.Context, t Tenant) ([]*ProviderConfig, error)
 
@@ -71,6 +72,7 @@ type PaymentReader interface {
 	// ListCustomers lists customers that are not deleted.
 	ListCustomers(ctx context.Context, q ListQuery) (Page[*Customer], error)
 	ListPaymentMethods(ctx context.Context, q ListQuery) (Page[*PaymentMethod], error)
+	ListCheckoutSessions(ctx context.Context, q ListQuery) (Page[*CheckoutSession], error)
 }
 
 // PaymentTx is a write transaction over payment objects.
@@ -93,6 +95,8 @@ type PaymentTx interface {
 	UpdateCustomer(ctx context.Context, c *Customer) error
 	InsertPaymentMethod(ctx context.Context, pm *PaymentMethod) error
 	UpdatePaymentMethod(ctx context.Context, pm *PaymentMethod) error
+	InsertCheckoutSession(ctx context.Context, s *CheckoutSession) error
+	UpdateCheckoutSession(ctx context.Context, s *CheckoutSession) error
 	PutProviderConfig(ctx context.Context, c *ProviderConfig) error
 	DeleteProviderConfig(ctx context.Context, t Tenant, provider string) error
 }
@@ -110,6 +114,11 @@ type PaymentStore interface {
 	// StaleRefunds claims in-flight refunds the same way.
 	StaleRefunds(ctx context.Context, olderThan, now time.Time, limit int) ([]*Refund, error)
 	IdempotencyStore
+	// CheckoutSessionByID finds a session by id alone, for a storefront
+	// holding its client token (checked by the caller, in constant time).
+	CheckoutSessionByID(ctx context.Context, id string) (*CheckoutSession, error)
+	// ExpiredSessions lists open sessions whose expiry passed.
+	ExpiredSessions(ctx context.Context, now time.Time, limit int) ([]*CheckoutSession, error)
 }
 
 // Idempotency record statuses.

@@ -136,10 +136,14 @@ type AuthorizeRequest struct {
 	// PaymentMethod is the provider's token for the payment method.
 	PaymentMethod string
 	// Customer is the provider's customer reference, for saved cards.
-	Customer    string
-	Capture     bool
-	OffSession  bool
-	SaveMethod  bool
+	Customer   string
+	Capture    bool
+	OffSession bool
+	SaveMethod bool
+	// ClientSide starts a payment the customer's browser confirms with the
+	// provider's own library (Stripe.js): no payment method yet; the
+	// result is requires_action with the provider's client secret.
+	ClientSide  bool
 	ReturnURL   string
 	Description string
 	Metadata    map[string]string
@@ -190,6 +194,9 @@ type ProviderResult struct {
 	Card *CardDetails
 	// PaymentMethod is the provider's payment method reference, when it changed (saved cards).
 	PaymentMethod string
+	// ClientSecret is the provider's secret for its client-side library,
+	// for payments started with ClientSide.
+	ClientSecret string
 }
 
 // ProviderError is why a provider refused a payment.

@@ -108,3 +108,26 @@ func (s *Server) SetSimpleRefunds(h HandlerFunc) { s.simpleRefunds = h }
 
 // Payments returns the payment store.
 func (s *Server) Payments() tender.PaymentStore { return s.payments }
+
+// OptionalAuth authenticates a request on a public route if it carries a
+// key: sent reports whether it did.
+func (s *Server) OptionalAuth(r *http.Request, rt Route) (a *Auth, sent bool, err error) {
+	if _, sent := presentedKey(r); !sent {
+		return nil, false, nil
+	}
+	a, err = s.authenticate(r, rt)
+	return a, true, err
+}
+
+// CallerFor describes a request acting for tenant t (found without a key,
+// e.g. by a checkout session's client token).
+func (s *Server) CallerFor(r *http.Request, t tender.Tenant) engine.Caller {
+	st := state(r.Context())
+	return engine.Caller{Tenant: t, RequestID: st.id, OnCommit: func() { st.committed = true }}
+}
+
+// Store returns the merchant store.
+func (s *Server) Store() tender.Store { return s.store }
+
+// PresentedKey is the API key a request carries, if any.
+func PresentedKey(r *http.Request) (string, bool) { return presentedKey(r) }

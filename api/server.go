@@ -253,6 +253,11 @@ func (s *Server) routes() {
 	s.Handle("POST /v1/payment_methods/{id}/attach", write, s.attachPaymentMethod)
 	s.Handle("POST /v1/payment_methods/{id}/detach", write, s.detachPaymentMethod)
 
+	s.Handle("POST /v1/checkout/sessions", write, s.createCheckoutSession)
+	s.Handle("GET /v1/checkout/sessions", read, s.listCheckoutSessions)
+	s.Handle("GET /v1/checkout/sessions/{id}", read, s.getCheckoutSession)
+	s.Handle("POST /v1/checkout/sessions/{id}/expire", write, s.expireCheckoutSession)
+
 	wread, wwrite := Route{Scope: tender.ScopeWebhooksRead}, Route{Scope: tender.ScopeWebhooksWrite}
 	s.Handle("POST /v1/webhook_endpoints", wwrite, s.createWebhookEndpoint)
 	s.Handle("GET /v1/webhook_endpoints", wread, s.listWebhookEndpoints)

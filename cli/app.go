@@ -8,6 +8,7 @@ import (
 	"github.com/tenderhq/tender"
 	"github.com/tenderhq/tender/api"
 	"github.com/tenderhq/tender/api/simple"
+	"github.com/tenderhq/tender/api/storefront"
 	"github.com/tenderhq/tender/engine"
 	"github.com/tenderhq/tender/provider/manual"
 	"github.com/tenderhq/tender/provider/sandbox"
@@ -37,6 +38,7 @@ func newApp(c config, db *sqlstore.DB, keys *vault.Keyring, log *slog.Logger, pu
 		Logger:       log,
 		RecoverAfter: c.recoverAfter,
 		Fault:        faultInjector(c.fault, log),
+		PublicURL:    publicURL,
 	})
 	a.sandbox = sandbox.New(db, sandbox.Options{
 		BaseURL: publicURL,
@@ -64,6 +66,7 @@ func newApp(c config, db *sqlstore.DB, keys *vault.Keyring, log *slog.Logger, pu
 // mount adds the other faces and the providers' own pages to the server.
 func (a *app) mount(srv *api.Server) {
 	simple.Register(srv)
+	storefront.Register(srv)
 	h := a.sandbox.Handler()
 	srv.HandleHTTP("GET /sandbox/3ds/{ref}", h)
 	srv.HandleHTTP("POST /sandbox/3ds/{ref}", h)

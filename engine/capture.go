@@ -124,7 +124,10 @@ func (e *Engine) settleCapture(ctx context.Context, c Caller, chargeID string, r
 		if err := e.event(ctx, tx, c, tender.EventChargeCaptured, ch.ID, ch.JSON(), nil); err != nil {
 			return err
 		}
-		return e.event(ctx, tx, c, tender.EventPaymentIntentSucceeded, pi.ID, pi.JSON(), nil)
+		if err := e.event(ctx, tx, c, tender.EventPaymentIntentSucceeded, pi.ID, pi.JSON(), nil); err != nil {
+			return err
+		}
+		return e.followSession(ctx, tx, c, pi)
 	})
 	if err != nil {
 		return nil, err

@@ -150,8 +150,68 @@ func (e *Engine) authorize(ctx context.Context, pi *tender.PaymentIntent, ch *te
 	return prov.Authorize(cctx, &tender.AuthorizeRequest{
 		ProviderCall: call, PaymentIntent: pi.ID, Charge: ch.ID, Amount: ch.Amount, Currency: ch.Currency,
 		PaymentMethod: method.Token, Customer: method.CustomerRef, Capture: pi.CaptureMethod == tender.CaptureAutomatic,
-		OffSession: ch.OffSession, SaveMethod: ch.SaveMethod, ReturnURL: pi.ReturnURL, Description: pi.Description, Metadata: pi.Metadata,
+		OffSession: ch.OffSession, SaveMethod: ch.SaveMethod, ClientSide: ch.ClientSide, ReturnURL: pi.ReturnURL,
+		Description: pi.Description, Metadata: pi.Metadata,
 	})
+}
+
+// StartClientPayment starts an intent's payment for the provider's browser
+// library (Stripe.js confirms it with the provider directly; the provider's
+// webhook tells Tender the outcome). The intent waits in requires_action,
+// and its charge holds the provider's client secret. Asking again returns
+// the same attempt.
+func (e *Engine) StartClientPayment(ctx context.Context, c Caller, id string) (*tender.PaymentIntent, *tender.Charge, error) {
+	var pi *tender.PaymentIntent
+	var ch *tender.Charge
+	existing := false
+	err := e.inTx(ctx, c, func(tx tender.PaymentTx) error {
+		var err error
+		pi, err = tx.PaymentIntent(ctx, c.Tenant, id, true)
+		if err != nil {
+			return notFound(err, "payment_intent", id)
+		}
+		if pi.LatestCharge != "" {
+			last, err := tx.Charge(ctx, c.Tenant, pi.LatestCharge, false)
+			if err != nil {
+				return err
+			}
+			if last.ClientSide && (last.Attempt == tender.AttemptAwaitAction || last.Attempt == tender.AttemptAuthorizing) {
+				ch, existing = last, true
+				return nil
+			}
+		}
+		if pi.Status != tender.StatusRequiresPaymentMethod && pi.Status != tender.StatusRequiresConfirmation {
+			return tender.UnexpectedState(pi, "start a client-side payment for")
+		}
+		now := e.nowUTC()
+		ch = &tender.Charge{
+			ID: tender.NewID(tender.PrefixCharge), MerchantID: c.MerchantID, Livemode: c.Livemode,
+			PaymentIntent: pi.ID, Amount: pi.Amount, Currency: pi.Currency, Status: tender.ChargePending,
+			Customer: pi.Customer, Description: pi.Description, Metadata: pi.Metadata, Provider: pi.Provider,
+			Created: now, Attempt: tender.AttemptAuthorizing, AttemptAt: now, ClientSide: true,
+		}
+		if err := pi.Transition(tender.StatusProcessing); err != nil {
+			return err
+		}
+		pi.LatestCharge, pi.LastPaymentError, pi.NextAction = ch.ID, nil, nil
+		if err := tx.InsertCharge(ctx, ch); err != nil {
+			return err
+		}
+		return tx.UpdatePaymentIntent(ctx, pi)
+	})
+	if err != nil {
+		return nil, nil, err
+	}
+	if existing && ch.Attempt == tender.AttemptAwaitAction {
+		return pi, ch, nil
+	}
+	res, callErr := e.authorize(ctx, pi, ch, &ResolvedMethod{})
+	pi, err = e.settleCharge(ctx, c, ch.ID, res, callErr)
+	if err != nil {
+		return pi, nil, err
+	}
+	ch, err = e.store.Charge(ctx, c.Tenant, ch.ID, false)
+	return pi, ch, err
 }
 
 // settleCharge records a provider's answer to an attempt (phase 3). callErr
@@ -226,6 +286,9 @@ func (e *Engine) applyResult(ctx context.Context, tx tender.PaymentTx, c Caller,
 	}
 	if res.Card != nil {
 		ch.Card = res.Card
+	}
+	if res.ClientSecret != "" {
+		ch.ProviderClientSecret = res.ClientSecret
 	}
 	ch.AttemptAt = now
 	var events []func() error
@@ -316,6 +379,9 @@ func (e *Engine) applyResult(ctx context.Context, tx tender.PaymentTx, c Caller,
 		if err := ev(); err != nil {
 			return nil, err
 		}
+	}
+	if err := e.followSession(ctx, tx, c, pi); err != nil {
+		return nil, err
 	}
 	return clientErr, nil
 }

@@ -72,6 +72,8 @@ type Config struct {
 	// Fault, if set, is called at named points; tests use it to crash the
 	// process where a real failure would hurt most.
 	Fault func(point string)
+	// PublicURL is where shoppers reach Tender (hosted checkout links).
+	PublicURL string
 }
 
 // Engine runs payments.
@@ -85,12 +87,14 @@ type Engine struct {
 	timeout   time.Duration
 	recover   time.Duration
 	fault     func(string)
+	publicURL string
 }
 
 // New makes an engine.
 func New(cfg Config) *Engine {
 	e := &Engine{store: cfg.Store, providers: cfg.Providers, keyring: cfg.Keyring, methods: cfg.Methods,
-		log: cfg.Logger, now: cfg.Now, timeout: cfg.ProviderTimeout, recover: cfg.RecoverAfter, fault: cfg.Fault}
+		log: cfg.Logger, now: cfg.Now, timeout: cfg.ProviderTimeout, recover: cfg.RecoverAfter, fault: cfg.Fault,
+		publicURL: cfg.PublicURL}
 	if e.methods == nil {
 		e.methods = resolver{e}
 	}

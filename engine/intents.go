@@ -23,6 +23,8 @@ type CreateIntentParams struct {
 	Provider           string
 	ReceiptEmail       string
 	SetupFutureUsage   string
+	// CheckoutSession links the intent to the order it pays.
+	CheckoutSession string
 	// Confirm confirms at once with the fields below.
 	Confirm    bool
 	ReturnURL  string
@@ -264,6 +266,7 @@ func (e *Engine) CreatePaymentIntent(ctx context.Context, c Caller, p CreateInte
 		Description: p.Description, Metadata: dropEmpty(p.Metadata), PaymentMethodTypes: p.PaymentMethodTypes,
 		Provider: prov.Info().Key, ReceiptEmail: p.ReceiptEmail, SetupFutureUsage: p.SetupFutureUsage,
 		ClientSecret: id + "_secret_" + randomToken(24), Created: now, IdempotencyKey: c.IdempotencyKey,
+		CheckoutSession: p.CheckoutSession,
 	}
 	if len(pi.PaymentMethodTypes) == 0 {
 		pi.PaymentMethodTypes = []string{"card"}

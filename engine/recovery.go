@@ -112,7 +112,10 @@ func (e *Engine) captureSettledIn(ctx context.Context, tx tender.PaymentTx, c Ca
 	if err := e.event(ctx, tx, c, tender.EventChargeCaptured, ch.ID, ch.JSON(), nil); err != nil {
 		return err
 	}
-	return e.event(ctx, tx, c, tender.EventPaymentIntentSucceeded, pi.ID, pi.JSON(), nil)
+	if err := e.event(ctx, tx, c, tender.EventPaymentIntentSucceeded, pi.ID, pi.JSON(), nil); err != nil {
+		return err
+	}
+	return e.followSession(ctx, tx, c, pi)
 }
 
 // RecoveryStats counts what one recovery pass did.
@@ -160,6 +163,18 @@ func (e *Engine) Recover(ctx context.Context) RecoveryStats {
 			continue
 		}
 		st.Refunds++
+	}
+	if expired, err := e.store.ExpiredSessions(ctx, now, 100); err != nil {
+		e.log.Error("recovery: list expired sessions", "error", err)
+		st.Errors++
+	} else {
+		for _, s := range expired {
+			if _, err := e.ExpireCheckoutSession(ctx, Caller{Tenant: tender.Tenant{MerchantID: s.MerchantID, Livemode: s.Livemode}}, s.ID); err != nil {
+				if te, ok := tender.AsError(err); !ok || te.Code != "checkout_session_unexpected_state" {
+					e.log.Warn("recovery: expire session", "session", s.ID, "error", err)
+				}
+			}
+		}
 	}
 	if n, err := e.store.PurgeIdempotency(ctx, now.Add(-idempotencyTTL)); err != nil {
 		e.log.Error("recovery: purge idempotency keys", "error", err)

@@ -52,6 +52,7 @@ type apiPaymentIntent struct {
 	LatestCharge     expandable        `json:"latest_charge"`
 	NextAction       json.RawMessage   `json:"next_action"`
 	LastPaymentError *apiError         `json:"last_payment_error"`
+	ClientSecret     string            `json:"client_secret"`
 }
 
 type apiError struct {

@@ -54,7 +54,7 @@ func createParams(req *tender.AuthorizeRequest) *stripeapi.PaymentIntentCreatePa
 	params := &stripeapi.PaymentIntentCreateParams{
 		Amount:             stripeapi.Int64(req.Amount),
 		Currency:           stripeapi.String(req.Currency.Code()),
-		Confirm:            stripeapi.Bool(true),
+		Confirm:            stripeapi.Bool(!req.ClientSide),
 		PaymentMethodTypes: []*string{stripeapi.String("card")},
 		CaptureMethod:      stripeapi.String(string(stripeapi.PaymentIntentCaptureMethodAutomatic)),
 		Expand:             []*string{stripeapi.String("latest_charge")},
@@ -68,7 +68,7 @@ func createParams(req *tender.AuthorizeRequest) *stripeapi.PaymentIntentCreatePa
 	if req.Customer != "" {
 		params.Customer = stripeapi.String(req.Customer)
 	}
-	if req.OffSession {
+	if req.OffSession && !req.ClientSide {
 		params.OffSession = stripeapi.Bool(true)
 	}
 	if req.SaveMethod {
@@ -128,7 +128,31 @@ func (p *Provider) createPayment(ctx context.Context, c *stripeapi.Client, req *
 		}
 		return nil, classify("create PaymentIntent", err)
 	}
+	if req.ClientSide {
+		return clientSidePayment(pi.LastResponse, pi)
+	}
 	return decodePayment(pi.LastResponse, pi)
+}
+
+// clientSidePayment maps a PaymentIntent created for Stripe.js to confirm:
+// until the browser confirms it, it waits for the customer (requires_action)
+// with Stripe's client secret, rather than counting as failed.
+func clientSidePayment(resp *stripeapi.APIResponse, sdk *stripeapi.PaymentIntent) (*tender.ProviderResult, error) {
+	obj, err := decodeObject[apiPaymentIntent](rawJSON(resp, sdk), "PaymentIntent")
+	if err != nil {
+		return nil, &unknownOutcome{op: "decode PaymentIntent", msg: err.Error(), err: err}
+	}
+	res, err := paymentResult(obj)
+	if err != nil {
+		return nil, err
+	}
+	waiting := obj.Status == "requires_confirmation" || (obj.Status == "requires_payment_method" && obj.LastPaymentError == nil)
+	if waiting {
+		res.Status, res.Error = tender.ProviderRequiresAction, nil
+		res.NextAction = &tender.NextAction{Type: "use_stripe_sdk", UseStripeSDK: map[string]any{"type": "confirm_payment"}}
+	}
+	res.ClientSecret = obj.ClientSecret
+	return res, nil
 }
 
 func decodePayment(resp *stripeapi.APIResponse, sdk *stripeapi.PaymentIntent) (*tender.ProviderResult, error) {

@@ -45,6 +45,7 @@ type authorizeRecord struct {
 	Capture       bool              `json:"capture"`
 	OffSession    bool              `json:"off_session,omitempty"`
 	SaveMethod    bool              `json:"save_method,omitempty"`
+	ClientSide    bool              `json:"client_side,omitempty"`
 	ReturnURL     string            `json:"return_url,omitempty"`
 	Description   string            `json:"description,omitempty"`
 	Metadata      map[string]string `json:"metadata,omitempty"`
@@ -61,7 +62,7 @@ func newRecord(req *tender.AuthorizeRequest, now time.Time) *authorizeRecord {
 	return &authorizeRecord{Created: now.UTC(), MerchantID: req.MerchantID, Livemode: req.Livemode,
 		PaymentIntent: req.PaymentIntent, Charge: req.Charge, Amount: req.Amount, Currency: req.Currency.Code(),
 		PaymentMethod: req.PaymentMethod, Customer: req.Customer, Capture: req.Capture, OffSession: req.OffSession,
-		SaveMethod: req.SaveMethod, ReturnURL: req.ReturnURL, Description: req.Description, Metadata: md}
+		SaveMethod: req.SaveMethod, ClientSide: req.ClientSide, ReturnURL: req.ReturnURL, Description: req.Description, Metadata: md}
 }
 
 // request rebuilds the authorize request for call (whose credentials and
@@ -73,8 +74,8 @@ func (r *authorizeRecord) request(call tender.ProviderCall) (*tender.AuthorizeRe
 	}
 	return &tender.AuthorizeRequest{ProviderCall: call, PaymentIntent: r.PaymentIntent, Charge: r.Charge,
 		Amount: r.Amount, Currency: cur, PaymentMethod: r.PaymentMethod, Customer: r.Customer, Capture: r.Capture,
-		OffSession: r.OffSession, SaveMethod: r.SaveMethod, ReturnURL: r.ReturnURL, Description: r.Description,
-		Metadata: r.Metadata}, nil
+		OffSession: r.OffSession, SaveMethod: r.SaveMethod, ClientSide: r.ClientSide, ReturnURL: r.ReturnURL,
+		Description: r.Description, Metadata: r.Metadata}, nil
 }
 
 // recordMemory is a bounded map of records, oldest evicted first.
