@@ -8,6 +8,7 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
+	httppprof "net/http/pprof"
 	"path/filepath"
 	"strconv"
 	"strings"
@@ -246,6 +247,7 @@ func cmdServe(ctx context.Context, args []string, env envFunc, stdout, stderr io
 	}
 	fs := newFlags(name, synopsis, stderr)
 	addr := fs.String("addr", env.get("TENDER_ADDR", "127.0.0.1:8080"), "address to listen on (TENDER_ADDR)")
+	pprof := fs.Bool("pprof", env.get("TENDER_PPROF", "") == "true", "serve Go's profiler at /debug/pprof/ (TENDER_PPROF=true); keep it off in production")
 	if err := parseFlags(fs, args, stdout, stderr); err != nil {
 		return helpOK(err)
 	}
@@ -307,6 +309,10 @@ func cmdServe(ctx context.Context, args []string, env envFunc, stdout, stderr io
 		Version:                version(),
 	})
 	a.mount(srv)
+	if *pprof {
+		mountPprof(srv)
+		log.Warn("profiler enabled at /debug/pprof/")
+	}
 	hs := &http.Server{
 		Handler:           srv,
 		ReadHeaderTimeout: 10 * time.Second,
@@ -375,4 +381,13 @@ func cmdMigrate(ctx context.Context, args []string, env envFunc, stdout, stderr 
 		fmt.Fprintln(stdout, "applied", m)
 	}
 	return nil
+}
+
+// mountPprof serves Go's profiler, for finding where time goes under load.
+func mountPprof(srv *api.Server) {
+	srv.HandleHTTP("GET /debug/pprof/", http.HandlerFunc(httppprof.Index))
+	srv.HandleHTTP("GET /debug/pprof/cmdline", http.HandlerFunc(httppprof.Cmdline))
+	srv.HandleHTTP("GET /debug/pprof/profile", http.HandlerFunc(httppprof.Profile))
+	srv.HandleHTTP("GET /debug/pprof/symbol", http.HandlerFunc(httppprof.Symbol))
+	srv.HandleHTTP("GET /debug/pprof/trace", http.HandlerFunc(httppprof.Trace))
 }
