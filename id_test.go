@@ -44,3 +44,14 @@ func BenchmarkNewID(b *testing.B) {
 		NewID(PrefixPaymentIntent)
 	}
 }
+
+func FuzzValidID(f *testing.F) {
+	f.Add("pi_01m80gdw5b0tmajz8tm2s1mbk7", "pi")
+	f.Add("", "")
+	f.Add("cus_\x00", "cus")
+	f.Fuzz(func(t *testing.T, s, prefix string) {
+		if ValidID(s, prefix) && len(s) != len(prefix)+1+idBodyLen {
+			t.Fatalf("ValidID(%q, %q) accepted a wrong length", s, prefix)
+		}
+	})
+}

@@ -63,6 +63,7 @@ type Server struct {
 	// webhookStore lists endpoints and deliveries.
 	webhookStore tender.WebhookStore
 	inbound      tender.InboundStore
+	routeList    []RouteInfo
 	// simpleRefunds serves seed 001's POST /v1/refunds (with payment_id).
 	simpleRefunds HandlerFunc
 	mux           *http.ServeMux
@@ -131,7 +132,18 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) { s.handler.S
 // ("POST /v1/payment_intents/{id}/confirm").
 func (s *Server) Handle(pattern string, rt Route, h HandlerFunc) {
 	s.mux.Handle(pattern, s.wrap(rt, h))
+	s.routeList = append(s.routeList, RouteInfo{Pattern: pattern, Route: rt})
 }
+
+// RouteInfo is a registered API route.
+type RouteInfo struct {
+	Pattern string
+	Route   Route
+}
+
+// Routes lists the API routes registered with Handle, in registration
+// order (the isolation tests walk every one of them).
+func (s *Server) Routes() []RouteInfo { return append([]RouteInfo(nil), s.routeList...) }
 
 // HandleHTTP registers a plain http.Handler with no authentication (pages,
 // metrics). It still gets request ids, recovery, logging and metrics.

@@ -65,8 +65,7 @@ func newApp(c config, db *sqlstore.DB, keys *vault.Keyring, log *slog.Logger, pu
 
 // mount adds the other faces and the providers' own pages to the server.
 func (a *app) mount(srv *api.Server) {
-	simple.Register(srv)
-	storefront.Register(srv)
+	registerFaces(srv)
 	h := a.sandbox.Handler()
 	srv.HandleHTTP("GET /sandbox/3ds/{ref}", h)
 	srv.HandleHTTP("POST /sandbox/3ds/{ref}", h)
@@ -100,4 +99,18 @@ func faultInjector(point string, log *slog.Logger) func(string) {
 			select {}
 		}
 	}
+}
+
+// registerFaces adds the API faces beside the canonical one.
+func registerFaces(srv *api.Server) {
+	simple.Register(srv)
+	storefront.Register(srv)
+}
+
+// RouteTable lists every API route a server has, for the tests that walk
+// all of them (isolation, authentication, scopes).
+func RouteTable() []api.RouteInfo {
+	srv := api.New(api.Config{Logger: slog.New(slog.DiscardHandler)})
+	registerFaces(srv)
+	return srv.Routes()
 }

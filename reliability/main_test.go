@@ -1,0 +1,30 @@
+package reliability_test
+
+import (
+	"fmt"
+	"os"
+	"testing"
+)
+
+// TestMain prints the suite's table once every test has run.
+func TestMain(m *testing.M) {
+	code := m.Run()
+	tally.Lock()
+	defer tally.Unlock()
+	fmt.Printf(`
+reliability summary
+  requests sent                 %7d
+  payments made                 %7d
+  faults injected               %7d
+  crashes (SIGKILL)             %7d
+  events delivered              %7d
+  duplicates delivered          %7d
+  bad inputs tried              %7d
+  5xx answered to bad input     %7d   (must be 0)
+  anything lost                 %7d   (must be 0)
+`, tally.requests, tally.payments, tally.faults, tally.crashes, tally.delivered, tally.duplicates, tally.badInputs, tally.bad5xx, tally.lost)
+	if tally.bad5xx > 0 || tally.lost > 0 {
+		code = 1
+	}
+	os.Exit(code)
+}
