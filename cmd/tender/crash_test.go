@@ -1,132 +1,24 @@
 package main
 
 import (
-	"bufio"
-	"bytes"
 	"context"
 	"encoding/json"
 	"io"
 	"net/http"
 	"net/url"
-	"os"
-	"os/exec"
-	"path/filepath"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
 	"github.com/tenderhq/tender/internal/testdb"
+	"github.com/tenderhq/tender/internal/testproc"
 	"github.com/tenderhq/tender/sqlstore"
 	"github.com/tenderhq/tender/vault"
 )
 
-// These tests run the real binary as a child process and kill it with
+// This test runs the real binary as a child process and kills it with
 // SIGKILL at the worst moment for a payment: after the provider accepted
 // the charge and before Tender recorded the outcome.
-
-var buildOnce struct {
-	sync.Once
-	path string
-	err  error
-}
-
-func binary(t *testing.T) string {
-	t.Helper()
-	buildOnce.Do(func() {
-		dir, err := os.MkdirTemp("", "tender-bin")
-		if err != nil {
-			buildOnce.err = err
-			return
-		}
-		buildOnce.path = filepath.Join(dir, "tender")
-		out, err := exec.Command("go", "build", "-o", buildOnce.path, ".").CombinedOutput()
-		if err != nil {
-			buildOnce.err = err
-			buildOnce.path = string(out)
-		}
-	})
-	if buildOnce.err != nil {
-		t.Fatalf("build tender: %v\n%s", buildOnce.err, buildOnce.path)
-	}
-	return buildOnce.path
-}
-
-type child struct {
-	cmd  *exec.Cmd
-	url  string
-	logs *lockedBuffer
-}
-
-type lockedBuffer struct {
-	mu  sync.Mutex
-	buf bytes.Buffer
-}
-
-func (b *lockedBuffer) Write(p []byte) (int, error) {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.Write(p)
-}
-
-func (b *lockedBuffer) String() string {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.String()
-}
-
-func environ(env map[string]string) []string {
-	out := []string{"PATH=" + os.Getenv("PATH"), "HOME=" + os.Getenv("HOME")}
-	for k, v := range env {
-		out = append(out, k+"="+v)
-	}
-	return out
-}
-
-func startChild(t *testing.T, env map[string]string) *child {
-	t.Helper()
-	cmd := exec.Command(binary(t), "serve", "--addr", "127.0.0.1:0")
-	cmd.Env = environ(env)
-	stderr, err := cmd.StderrPipe()
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := cmd.Start(); err != nil {
-		t.Fatal(err)
-	}
-	c := &child{cmd: cmd, logs: &lockedBuffer{}}
-	t.Cleanup(func() { c.cmd.Process.Kill(); c.cmd.Wait() })
-	urls := make(chan string, 1)
-	go func() {
-		sc := bufio.NewScanner(stderr)
-		sc.Buffer(make([]byte, 1<<20), 1<<20)
-		for sc.Scan() {
-			line := sc.Bytes()
-			c.logs.Write(append(append([]byte{}, line...), '\n'))
-			var rec struct{ Msg, URL string }
-			if json.Unmarshal(line, &rec) == nil && rec.Msg == "listening" {
-				urls <- rec.URL
-			}
-		}
-	}()
-	select {
-	case c.url = <-urls:
-	case <-time.After(60 * time.Second):
-		t.Fatalf("child did not start:\n%s", c.logs)
-	}
-	return c
-}
-
-func (c *child) waitLog(t *testing.T, substr string) {
-	t.Helper()
-	deadline := time.Now().Add(30 * time.Second)
-	for !strings.Contains(c.logs.String(), substr) {
-		if time.Now().After(deadline) {
-			t.Fatalf("no %q in the logs:\n%s", substr, c.logs)
-		}
-		time.Sleep(20 * time.Millisecond)
-	}
-}
 
 func call(t *testing.T, base, key, method, path string, form url.Values, idemKey string) (int, map[string]any) {
 	t.Helper()
@@ -147,6 +39,17 @@ func call(t *testing.T, base, key, method, path string, form url.Values, idemKey
 	return resp.StatusCode, m
 }
 
+func merge(a, b map[string]string) map[string]string {
+	out := map[string]string{}
+	for k, v := range a {
+		out[k] = v
+	}
+	for k, v := range b {
+		out[k] = v
+	}
+	return out
+}
+
 func TestKilledAfterProviderCharged(t *testing.T) {
 	if testing.Short() {
 		t.Skip("builds and kills a child process")
@@ -160,9 +63,7 @@ func TestKilledAfterProviderCharged(t *testing.T) {
 					"TENDER_MASTER_KEY":   vault.EncodeKey(vault.NewKey()),
 					"TENDER_LOG_LEVEL":    "debug",
 				}
-				cmd := exec.Command(binary(t), "merchants", "create", "--name", "Crash", "--json")
-				cmd.Env = environ(env)
-				out, err := cmd.Output()
+				out, err := testproc.Run(t, env, "merchants", "create", "--name", "Crash", "--json")
 				if err != nil {
 					t.Fatalf("merchants create: %v", err)
 				}
@@ -171,14 +72,10 @@ func TestKilledAfterProviderCharged(t *testing.T) {
 				}
 				json.Unmarshal(out, &m)
 
-				faulty := map[string]string{"TENDER_FAULT": "after-authorize"}
-				for k, v := range env {
-					faulty[k] = v
-				}
-				first := startChild(t, faulty)
+				first := testproc.Start(t, merge(env, map[string]string{"TENDER_FAULT": "after-authorize"}))
 				body := url.Values{"amount": {"4200"}, "currency": {"usd"}, "payment_method": {"pm_card_visa"}, "confirm": {"true"}}
 				go func() {
-					req, _ := http.NewRequest("POST", first.url+"/v1/payment_intents", strings.NewReader(body.Encode()))
+					req, _ := http.NewRequest("POST", first.URL+"/v1/payment_intents", strings.NewReader(body.Encode()))
 					req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
 					req.Header.Set("Idempotency-Key", "crash-1")
 					req.SetBasicAuth(m.Key, "")
@@ -186,11 +83,8 @@ func TestKilledAfterProviderCharged(t *testing.T) {
 						resp.Body.Close()
 					}
 				}()
-				first.waitLog(t, "fault injected")
-				if err := first.cmd.Process.Kill(); err != nil {
-					t.Fatal(err)
-				}
-				first.cmd.Wait()
+				first.WaitLog(t, "fault injected", 30*time.Second)
+				first.Kill()
 
 				// The provider charged once; Tender recorded nothing of it yet.
 				db, err := sqlstore.Open(context.Background(), dbURL, sqlstore.Options{})
@@ -202,21 +96,16 @@ func TestKilledAfterProviderCharged(t *testing.T) {
 					t.Fatalf("provider payments before restart: %d", n)
 				}
 
-				after := map[string]string{"TENDER_RECOVER_AFTER": "1s"}
+				after := map[string]string{"TENDER_RECOVER_AFTER": "1s", "TENDER_RECOVERY_INTERVAL": "1h"}
 				if settle == "recovery" {
 					after["TENDER_RECOVERY_INTERVAL"] = "200ms"
-				} else {
-					after["TENDER_RECOVERY_INTERVAL"] = "1h"
 				}
-				for k, v := range env {
-					after[k] = v
-				}
-				second := startChild(t, after)
+				second := testproc.Start(t, merge(env, after))
 				var pi map[string]any
 				deadline := time.Now().Add(30 * time.Second)
 				for {
 					if settle == "client retry" {
-						status, got := call(t, second.url, m.Key, "POST", "/v1/payment_intents", body, "crash-1")
+						status, got := call(t, second.URL, m.Key, "POST", "/v1/payment_intents", body, "crash-1")
 						if status == 200 {
 							pi = got
 							break
@@ -225,32 +114,32 @@ func TestKilledAfterProviderCharged(t *testing.T) {
 							t.Fatalf("retry: %d %v", status, got)
 						}
 					} else {
-						_, list := call(t, second.url, m.Key, "GET", "/v1/payment_intents", url.Values{}, "")
+						_, list := call(t, second.URL, m.Key, "GET", "/v1/payment_intents", url.Values{}, "")
 						if data, _ := list["data"].([]any); len(data) == 1 && data[0].(map[string]any)["status"] == "succeeded" {
 							pi = data[0].(map[string]any)
 							break
 						}
 					}
 					if time.Now().After(deadline) {
-						t.Fatalf("not settled; logs:\n%s", second.logs)
+						t.Fatalf("not settled; logs:\n%s", second.Logs())
 					}
 					time.Sleep(100 * time.Millisecond)
 				}
-				if settle == "recovery" && !strings.Contains(second.logs.String(), "recovery: settling attempt") {
-					t.Fatalf("settled, but not by recovery:\n%s", second.logs)
+				if settle == "recovery" && !strings.Contains(second.Logs(), "recovery: settling attempt") {
+					t.Fatalf("settled, but not by recovery:\n%s", second.Logs())
 				}
 				if pi["status"] != "succeeded" || pi["amount_received"] != float64(4200) {
 					t.Fatalf("settled intent %v", pi)
 				}
-				_, intents := call(t, second.url, m.Key, "GET", "/v1/payment_intents", url.Values{}, "")
-				_, charges := call(t, second.url, m.Key, "GET", "/v1/charges", url.Values{}, "")
+				_, intents := call(t, second.URL, m.Key, "GET", "/v1/payment_intents", url.Values{}, "")
+				_, charges := call(t, second.URL, m.Key, "GET", "/v1/charges", url.Values{}, "")
 				if len(intents["data"].([]any)) != 1 || len(charges["data"].([]any)) != 1 {
 					t.Fatalf("%d intents and %d charges", len(intents["data"].([]any)), len(charges["data"].([]any)))
 				}
 				if n, _ := db.LedgerCount(context.Background(), "sandbox", "payment:"); n != 1 {
 					t.Fatalf("the provider saw %d payments, want 1", n)
 				}
-				_, events := call(t, second.url, m.Key, "GET", "/v1/events", url.Values{}, "")
+				_, events := call(t, second.URL, m.Key, "GET", "/v1/events", url.Values{}, "")
 				var types []string
 				for _, e := range events["data"].([]any) {
 					types = append([]string{e.(map[string]any)["type"].(string)}, types...)
