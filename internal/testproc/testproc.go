@@ -174,3 +174,35 @@ func (p *Proc) WaitLog(t testing.TB, substr string, d time.Duration) {
 		time.Sleep(20 * time.Millisecond)
 	}
 }
+
+// Cmd is a tender command running in the background.
+type Cmd struct {
+	cmd  *exec.Cmd
+	done chan struct{}
+}
+
+// Command starts a tender command without waiting for it.
+func Command(t testing.TB, env map[string]string, args ...string) *Cmd {
+	t.Helper()
+	cmd := exec.Command(Binary(t), args...)
+	cmd.Env = Environ(env)
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	c := &Cmd{cmd: cmd, done: make(chan struct{})}
+	go func() { cmd.Wait(); close(c.done) }()
+	t.Cleanup(func() { c.Kill() })
+	return c
+}
+
+// Kill sends SIGKILL; it reports whether the command was still running.
+func (c *Cmd) Kill() bool {
+	select {
+	case <-c.done:
+		return false
+	default:
+	}
+	c.cmd.Process.Signal(syscall.SIGKILL)
+	<-c.done
+	return true
+}
