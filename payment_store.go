@@ -202,8 +202,8 @@ type ProviderLedger interface {
 type InboundStore interface {
 	// ChargeTenant finds the tenant of the charge a provider reference names.
 	ChargeTenant(ctx context.Context, provider, ref string) (Tenant, error)
-	// ProviderEventSeen reports whether an event was applied already.
-	ProviderEventSeen(ctx context.Context, provider, eventID string) (bool, error)
+	// ProviderEventSeen reports whether an event was applied for a tenant already.
+	ProviderEventSeen(ctx context.Context, provider, eventID string, t Tenant) (bool, error)
 	// RecordProviderEvent remembers that an event was applied.
 	RecordProviderEvent(ctx context.Context, provider, eventID string, t Tenant, at time.Time) error
 }

@@ -80,7 +80,7 @@ func (s *Server) receiveWebhook(w http.ResponseWriter, r *http.Request) error {
 	if verified.Livemode != tenant.Livemode {
 		return webhookRefused("The event's mode does not match the secret that signed it.")
 	}
-	if seen, err := s.inbound.ProviderEventSeen(r.Context(), provKey, verified.ID); err != nil {
+	if seen, err := s.inbound.ProviderEventSeen(r.Context(), provKey, verified.ID, tenant); err != nil {
 		return err
 	} else if seen {
 		WriteJSON(w, http.StatusOK, map[string]any{"received": true, "applied": false, "reason": "duplicate"})
@@ -95,11 +95,16 @@ func (s *Server) receiveWebhook(w http.ResponseWriter, r *http.Request) error {
 		}
 		applied = applied || found
 	}
-	if err := s.inbound.RecordProviderEvent(r.Context(), provKey, verified.ID, tenant, s.now()); err != nil {
-		return err
-	}
-	if applied && s.webhooks != nil {
-		s.webhooks.Wake()
+	// Only applied events are remembered: one that found nothing (a payment
+	// whose provider reference Tender has not recorded yet) may apply when
+	// the provider sends it again.
+	if applied {
+		if err := s.inbound.RecordProviderEvent(r.Context(), provKey, verified.ID, tenant, s.now()); err != nil {
+			return err
+		}
+		if s.webhooks != nil {
+			s.webhooks.Wake()
+		}
 	}
 	WriteJSON(w, http.StatusOK, map[string]any{"received": true, "applied": applied})
 	return nil

@@ -20,16 +20,17 @@ func (db *DB) ChargeTenant(ctx context.Context, provider, ref string) (tender.Te
 	return t, translate(err)
 }
 
-// ProviderEventSeen reports whether an event was applied already.
-func (db *DB) ProviderEventSeen(ctx context.Context, provider, eventID string) (bool, error) {
+// ProviderEventSeen reports whether an event was applied for a tenant already.
+func (db *DB) ProviderEventSeen(ctx context.Context, provider, eventID string, t tender.Tenant) (bool, error) {
 	var n int
-	err := db.r.QueryRowContext(ctx, db.q(`SELECT COUNT(*) FROM provider_events WHERE provider = ? AND event_id = ?`), provider, eventID).Scan(&n)
+	err := db.r.QueryRowContext(ctx, db.q(`SELECT COUNT(*) FROM provider_events WHERE provider = ? AND event_id = ? AND merchant_id = ? AND livemode = ?`),
+		provider, eventID, t.MerchantID, t.Livemode).Scan(&n)
 	return n > 0, translate(err)
 }
 
 // RecordProviderEvent remembers an applied event; recording it twice is fine.
 func (db *DB) RecordProviderEvent(ctx context.Context, provider, eventID string, t tender.Tenant, at time.Time) error {
-	_, err := db.w.ExecContext(ctx, db.q(`INSERT INTO provider_events (provider, event_id, merchant_id, livemode, received) VALUES (?, ?, ?, ?, ?) ON CONFLICT (provider, event_id) DO NOTHING`),
+	_, err := db.w.ExecContext(ctx, db.q(`INSERT INTO provider_events (provider, event_id, merchant_id, livemode, received) VALUES (?, ?, ?, ?, ?) ON CONFLICT (provider, event_id, merchant_id, livemode) DO NOTHING`),
 		provider, eventID, t.MerchantID, t.Livemode, ms(at))
 	err = translate(err)
 	if errors.Is(err, tender.ErrConflict) {

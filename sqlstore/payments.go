@@ -501,25 +501,19 @@ func (db *DB) skipLocked() string {
 	return ""
 }
 
-// StaleCharges claims charges stuck in an attempt state (see tender.PaymentStore).
-func (db *DB) StaleCharges(ctx context.Context, states []string, olderThan, now time.Time, limit int) ([]*tender.Charge, error) {
-	if len(states) == 0 {
-		return nil, nil
-	}
-	var out []*tender.Charge
+// claim selects documents in a write transaction (skipping rows another
+// instance holds, on PostgreSQL) and lets mark update each one, so that
+// other instances leave them alone for a while.
+func claim[T any](ctx context.Context, db *DB, query string, args []any, setVersion func(*T, int64), mark func(q *queries, v *T) error) ([]*T, error) {
+	var out []*T
 	err := db.inTx(ctx, func(tx *sql.Tx) error {
 		q := &queries{db: db, q: tx, tx: true}
-		marks := strings.TrimSuffix(strings.Repeat("?, ", len(states)), ", ")
-		args := []any{}
-		for _, s := range states {
-			args = append(args, s)
-		}
-		args = append(args, ms(olderThan), limit)
-		rows, err := tx.QueryContext(ctx, db.q(`SELECT data, version FROM charges WHERE attempt IN (`+marks+`) AND attempt_at < ? ORDER BY attempt_at LIMIT ?`+db.skipLocked()), args...)
+		rows, err := tx.QueryContext(ctx, db.q(query+db.skipLocked()), args...)
 		if err != nil {
 			return err
 		}
-		var claimed []*tender.Charge
+		decode := decodeDoc(setVersion)
+		var claimed []*T
 		for rows.Next() {
 			var data string
 			var version int64
@@ -527,22 +521,19 @@ func (db *DB) StaleCharges(ctx context.Context, states []string, olderThan, now 
 				rows.Close()
 				return err
 			}
-			var c tender.Charge
-			if err := json.Unmarshal([]byte(data), &c); err != nil {
+			v, err := decode(data, version)
+			if err != nil {
 				rows.Close()
 				return err
 			}
-			c.Version = version
-			claimed = append(claimed, &c)
+			claimed = append(claimed, v)
 		}
 		rows.Close()
 		if err := rows.Err(); err != nil {
 			return err
 		}
-		for _, c := range claimed {
-			c.AttemptAt = now
-			c.AttemptTries++
-			if err := q.UpdateCharge(ctx, c); err != nil {
+		for _, v := range claimed {
+			if err := mark(q, v); err != nil {
 				return err
 			}
 		}
@@ -552,44 +543,32 @@ func (db *DB) StaleCharges(ctx context.Context, states []string, olderThan, now 
 	return out, err
 }
 
+// StaleCharges claims charges stuck in an attempt state (see tender.PaymentStore).
+func (db *DB) StaleCharges(ctx context.Context, states []string, olderThan, now time.Time, limit int) ([]*tender.Charge, error) {
+	if len(states) == 0 {
+		return nil, nil
+	}
+	var args []any
+	for _, s := range states {
+		args = append(args, s)
+	}
+	marks := strings.TrimSuffix(strings.Repeat("?, ", len(states)), ", ")
+	return claim(ctx, db, `SELECT data, version FROM charges WHERE attempt IN (`+marks+`) AND attempt_at < ? ORDER BY attempt_at LIMIT ?`,
+		append(args, ms(olderThan), limit), func(c *tender.Charge, v int64) { c.Version = v },
+		func(q *queries, c *tender.Charge) error {
+			c.AttemptAt = now
+			c.AttemptTries++
+			return q.UpdateCharge(ctx, c)
+		})
+}
+
 // StaleRefunds claims refunds whose provider call is outstanding.
 func (db *DB) StaleRefunds(ctx context.Context, olderThan, now time.Time, limit int) ([]*tender.Refund, error) {
-	var out []*tender.Refund
-	err := db.inTx(ctx, func(tx *sql.Tx) error {
-		q := &queries{db: db, q: tx, tx: true}
-		rows, err := tx.QueryContext(ctx, db.q(`SELECT data, version FROM refunds WHERE in_flight = ? AND attempt_at < ? ORDER BY attempt_at LIMIT ?`+db.skipLocked()), true, ms(olderThan), limit)
-		if err != nil {
-			return err
-		}
-		var claimed []*tender.Refund
-		for rows.Next() {
-			var data string
-			var version int64
-			if err := rows.Scan(&data, &version); err != nil {
-				rows.Close()
-				return err
-			}
-			var r tender.Refund
-			if err := json.Unmarshal([]byte(data), &r); err != nil {
-				rows.Close()
-				return err
-			}
-			r.Version = version
-			claimed = append(claimed, &r)
-		}
-		rows.Close()
-		if err := rows.Err(); err != nil {
-			return err
-		}
-		for _, r := range claimed {
+	return claim(ctx, db, `SELECT data, version FROM refunds WHERE in_flight = ? AND attempt_at < ? ORDER BY attempt_at LIMIT ?`,
+		[]any{true, ms(olderThan), limit}, func(r *tender.Refund, v int64) { r.Version = v },
+		func(q *queries, r *tender.Refund) error {
 			r.AttemptAt = now
 			r.AttemptTries++
-			if err := q.UpdateRefund(ctx, r); err != nil {
-				return err
-			}
-		}
-		out = claimed
-		return nil
-	})
-	return out, err
+			return q.UpdateRefund(ctx, r)
+		})
 }

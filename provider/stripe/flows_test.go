@@ -10,12 +10,12 @@ import (
 	"time"
 
 	"github.com/tenderhq/tender"
+	"github.com/tenderhq/tender/internal/stripefake"
 )
 
-// fakeEnv is a fake Stripe with merchant A's account and a provider.
+// fakeEnv is a fake Stripe with merchant A's account ("A") and a provider.
 type fakeEnv struct {
-	f    *fakeStripe
-	a    *fakeAccount
+	f    *stripefake.Fake
 	p    *Provider
 	logs *syncBuffer
 }
@@ -23,9 +23,9 @@ type fakeEnv struct {
 func newFakeEnv(t *testing.T, opts ...func(*Options)) *fakeEnv {
 	t.Helper()
 	f := newFake(t)
-	a := f.addAccount("A", keyA)
-	p, logs := newTestProvider(t, f.srv.URL, opts...)
-	return &fakeEnv{f: f, a: a, p: p, logs: logs}
+	f.AddAccount("A", keyA, pkA)
+	p, logs := newTestProvider(t, f.URL, opts...)
+	return &fakeEnv{f: f, p: p, logs: logs}
 }
 
 func (e *fakeEnv) authorize(t *testing.T, idem string, mod func(*tender.AuthorizeRequest)) (*tender.ProviderResult, error) {
@@ -39,17 +39,17 @@ func (e *fakeEnv) authorize(t *testing.T, idem string, mod func(*tender.Authoriz
 	return e.p.Authorize(context.Background(), req)
 }
 
-// lastForm is the form of the last request to path (suffix match).
-func (e *fakeEnv) lastRequest(t *testing.T, pathSuffix string) fakeRequest {
+// lastRequest is the last request to path (suffix match).
+func (e *fakeEnv) lastRequest(t *testing.T, pathSuffix string) stripefake.Request {
 	t.Helper()
-	reqs := e.f.seen()
+	reqs := e.f.Requests()
 	for i := len(reqs) - 1; i >= 0; i-- {
 		if strings.HasSuffix(reqs[i].Path, pathSuffix) {
 			return reqs[i]
 		}
 	}
 	t.Fatalf("no request to …%s", pathSuffix)
-	return fakeRequest{}
+	return stripefake.Request{}
 }
 
 func mustTenderError(t *testing.T, err error, typ tender.ErrorType, code string) *tender.Error {
@@ -69,9 +69,9 @@ func TestAuthorize(t *testing.T) {
 		name   string
 		mod    func(*tender.AuthorizeRequest)
 		status tender.ProviderStatus
-		check  func(t *testing.T, res *tender.ProviderResult, req fakeRequest)
+		check  func(t *testing.T, res *tender.ProviderResult, req stripefake.Request)
 	}{
-		{"automatic capture", nil, tender.ProviderSucceeded, func(t *testing.T, res *tender.ProviderResult, req fakeRequest) {
+		{"automatic capture", nil, tender.ProviderSucceeded, func(t *testing.T, res *tender.ProviderResult, req stripefake.Request) {
 			if res.AmountCaptured != 5000 || res.AmountCapturable != 0 {
 				t.Errorf("captured %d capturable %d, want 5000 0", res.AmountCaptured, res.AmountCapturable)
 			}
@@ -80,7 +80,7 @@ func TestAuthorize(t *testing.T) {
 			}
 		}},
 		{"manual capture", func(r *tender.AuthorizeRequest) { r.Capture = false }, tender.ProviderRequiresCapture,
-			func(t *testing.T, res *tender.ProviderResult, req fakeRequest) {
+			func(t *testing.T, res *tender.ProviderResult, req stripefake.Request) {
 				if res.AmountCapturable != 5000 || res.AmountCaptured != 0 {
 					t.Errorf("capturable %d captured %d, want 5000 0", res.AmountCapturable, res.AmountCaptured)
 				}
@@ -90,7 +90,7 @@ func TestAuthorize(t *testing.T) {
 			}},
 		{"processing", func(r *tender.AuthorizeRequest) { r.PaymentMethod = "pm_card_processing" }, tender.ProviderProcessing, nil},
 		{"save method", func(r *tender.AuthorizeRequest) { r.SaveMethod = true; r.ReturnURL = "https://shop.example/return" },
-			tender.ProviderSucceeded, func(t *testing.T, res *tender.ProviderResult, req fakeRequest) {
+			tender.ProviderSucceeded, func(t *testing.T, res *tender.ProviderResult, req stripefake.Request) {
 				if req.Form.Get("setup_future_usage") != "off_session" || req.Form.Get("return_url") != "https://shop.example/return" {
 					t.Errorf("form = %v", req.Form)
 				}
@@ -110,8 +110,8 @@ func TestAuthorize(t *testing.T) {
 				t.Errorf("reference %q payment method %q", res.Reference, res.PaymentMethod)
 			}
 			req := e.lastRequest(t, "/v1/payment_intents")
-			if req.IdemKey != "k1" {
-				t.Errorf("Idempotency-Key = %q, want k1", req.IdemKey)
+			if req.IdempotencyKey != "k1" {
+				t.Errorf("Idempotency-Key = %q, want k1", req.IdempotencyKey)
 			}
 			if req.Form.Get("confirm") != "true" || req.Form.Get("payment_method") != "pm_card_visa" && tt.name != "processing" ||
 				req.Form.Get("metadata[tender_payment_intent]") != "tpi_k1" || req.Form.Get("metadata[tender_charge]") != "tch_k1" ||
@@ -141,8 +141,8 @@ func TestAuthorizeRepeatedIsReplayed(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if first.Reference != second.Reference || e.f.createdIn(e.a) != 1 {
-		t.Fatalf("repeat made %s then %s; %d created", first.Reference, second.Reference, e.f.createdIn(e.a))
+	if first.Reference != second.Reference || e.f.Created("A") != 1 {
+		t.Fatalf("repeat made %s then %s; %d created", first.Reference, second.Reference, e.f.Created("A"))
 	}
 }
 
@@ -230,7 +230,7 @@ func TestCapturePartial(t *testing.T) {
 	if res.Status != tender.ProviderSucceeded || res.AmountCaptured != 3000 || res.Reference != hold.Reference {
 		t.Fatalf("capture = %+v", res)
 	}
-	if req := e.lastRequest(t, "/capture"); req.Form.Get("amount_to_capture") != "3000" || req.IdemKey != "cap1" {
+	if req := e.lastRequest(t, "/capture"); req.Form.Get("amount_to_capture") != "3000" || req.IdempotencyKey != "cap1" {
 		t.Fatalf("capture request = %+v", req)
 	}
 	// The same capture again (recovery) gets the same answer.
@@ -326,7 +326,7 @@ func TestRefunds(t *testing.T) {
 		if wantReason == "because" {
 			wantReason = ""
 		}
-		if req.IdemKey != s.idem || req.Form.Get("payment_intent") != paid.Reference || req.Form.Get("amount") != fmt.Sprint(s.amount) ||
+		if req.IdempotencyKey != s.idem || req.Form.Get("payment_intent") != paid.Reference || req.Form.Get("amount") != fmt.Sprint(s.amount) ||
 			req.Form.Get("reason") != wantReason || req.Form.Get("metadata[tender_refund]") != "tre_"+s.idem {
 			t.Fatalf("%s: request %+v", s.idem, req)
 		}
@@ -335,11 +335,8 @@ func TestRefunds(t *testing.T) {
 		}
 	}
 	// The fake never refunded more than was captured.
-	e.f.mu.Lock()
-	refunded := e.a.pis[paid.Reference].refunded
-	e.f.mu.Unlock()
-	if refunded != 5000 {
-		t.Fatalf("refunded %d, want 5000", refunded)
+	if pi, _ := e.f.PaymentIntent(paid.Reference); pi.AmountRefunded != 5000 || pi.AmountReceived != 5000 {
+		t.Fatalf("refunded %d of %d, want 5000 of 5000", pi.AmountRefunded, pi.AmountReceived)
 	}
 	// Recovery repeats r1 with its key: the same refund.
 	again, err := refund("r1", 2000, "requested_by_customer")
@@ -372,11 +369,11 @@ func TestSavedCardOffSession(t *testing.T) {
 	if !strings.HasPrefix(saved.CustomerRef, "cus_") || !strings.HasPrefix(saved.PaymentMethod, "pm_") || saved.Card == nil || saved.Card.Last4 != "4242" {
 		t.Fatalf("attach = %+v", saved)
 	}
-	if req := e.lastRequest(t, "/v1/customers"); req.IdemKey != "save1:customer" || req.Form.Get("email") != "jane@example.com" ||
+	if req := e.lastRequest(t, "/v1/customers"); req.IdempotencyKey != "save1:customer" || req.Form.Get("email") != "jane@example.com" ||
 		req.Form.Get("name") != "Jane Doe" || req.Form.Get("metadata[tender_customer]") != "tcus_1" {
 		t.Fatalf("customer request = %+v", req)
 	}
-	if req := e.lastRequest(t, "/attach"); req.IdemKey != "save1:attach" || req.Form.Get("customer") != saved.CustomerRef {
+	if req := e.lastRequest(t, "/attach"); req.IdempotencyKey != "save1:attach" || req.Form.Get("customer") != saved.CustomerRef {
 		t.Fatalf("attach request = %+v", req)
 	}
 	// Repeated: the same customer and payment method, nothing new.
@@ -390,10 +387,7 @@ func TestSavedCardOffSession(t *testing.T) {
 	if err != nil || second.CustomerRef != saved.CustomerRef || second.Card.Brand != "mastercard" {
 		t.Fatalf("second card = %+v, %v", second, err)
 	}
-	e.f.mu.Lock()
-	customers := len(e.a.customers)
-	e.f.mu.Unlock()
-	if customers != 1 {
+	if customers := len(e.f.Customers("A")); customers != 1 {
 		t.Fatalf("%d customers, want 1", customers)
 	}
 	card, err := e.p.DescribePaymentMethod(ctx, &tender.DescribeRequest{ProviderCall: testCall(keyA, "acct_A", ""), PaymentMethod: saved.PaymentMethod})
@@ -454,7 +448,7 @@ func TestBadKeys(t *testing.T) {
 	mustTenderError(t, err, tender.InvalidRequestError, CodeInvalidCredentials)
 
 	// Keys that must not be sent at all.
-	before := len(e.f.seen())
+	before := len(e.f.Requests())
 	for _, tc := range []struct {
 		name     string
 		key      string
@@ -470,7 +464,7 @@ func TestBadKeys(t *testing.T) {
 		_, err := e.p.Authorize(ctx, &tender.AuthorizeRequest{ProviderCall: call, Amount: 5000, Currency: usd(), PaymentMethod: "pm_card_visa"})
 		mustTenderError(t, err, tender.InvalidRequestError, CodeInvalidCredentials)
 	}
-	if n := len(e.f.seen()); n != before {
+	if n := len(e.f.Requests()); n != before {
 		t.Fatalf("%d requests sent with keys of the wrong kind", n-before)
 	}
 }
@@ -494,15 +488,16 @@ func TestFaultsAreUnknownOutcomes(t *testing.T) {
 			return p.Retrieve(context.Background(), &tender.RetrieveRequest{ProviderCall: testCall(keyA, "acct_A", ""), Reference: ref})
 		}},
 	}
-	for _, mode := range []string{"500", "429", "hang", "reset", "garbage", "drop"} {
+	for _, mode := range []stripefake.Fault{stripefake.Fault500, stripefake.Fault429, stripefake.FaultHang, stripefake.FaultReset,
+		stripefake.FaultGarbage, stripefake.FaultDrop} {
 		for _, op := range ops {
-			t.Run(mode+"/"+op.name, func(t *testing.T) {
+			t.Run(string(mode)+"/"+op.name, func(t *testing.T) {
 				e := newFakeEnv(t, noRetries, func(o *Options) { o.HTTPClient.Timeout = 300 * time.Millisecond })
 				hold, err := e.authorize(t, "setup", func(r *tender.AuthorizeRequest) { r.Capture = false })
 				if err != nil {
 					t.Fatal(err)
 				}
-				e.f.failNext(mode, 1)
+				e.f.FailNext(mode, 1)
 				res, err := op.call(e.p, hold.Reference)
 				if !isUnknown(err) {
 					t.Fatalf("%s: got %+v, %v (%T); want a plain error", mode, res, err, err)
@@ -517,11 +512,11 @@ func TestFaultsAreUnknownOutcomes(t *testing.T) {
 
 func TestTimeoutByContext(t *testing.T) {
 	e := newFakeEnv(t, noRetries)
-	e.f.failNext("hang", 1)
+	e.f.FailNext("hang", 1)
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
 	go func() {
-		<-e.f.hung // the request reached Stripe and hangs: give up on it
+		<-e.f.Hung() // the request reached Stripe and hangs: give up on it
 		cancel()
 	}()
 	_, err := e.p.Authorize(ctx, &tender.AuthorizeRequest{ProviderCall: testCall(keyA, "acct_A", "k1"), Amount: 5000, Currency: usd(),
@@ -534,17 +529,17 @@ func TestTimeoutByContext(t *testing.T) {
 // The SDK retries a lost answer itself, with the same key: Stripe replays.
 func TestNetworkRetryUsesTheSameKey(t *testing.T) {
 	e := newFakeEnv(t) // default: one retry
-	e.f.failNext("drop", 1)
+	e.f.FailNext("drop", 1)
 	res, err := e.authorize(t, "k1", nil)
 	if err != nil || res.Status != tender.ProviderSucceeded {
 		t.Fatalf("authorize = %+v, %v", res, err)
 	}
 	var keys []string
-	for _, r := range e.f.seen() {
-		keys = append(keys, r.IdemKey)
+	for _, r := range e.f.Requests() {
+		keys = append(keys, r.IdempotencyKey)
 	}
-	if len(keys) != 2 || keys[0] != "k1" || keys[1] != "k1" || e.f.createdIn(e.a) != 1 {
-		t.Fatalf("requests with keys %v, %d created; want two with k1 and one PaymentIntent", keys, e.f.createdIn(e.a))
+	if len(keys) != 2 || keys[0] != "k1" || keys[1] != "k1" || e.f.Created("A") != 1 {
+		t.Fatalf("requests with keys %v, %d created; want two with k1 and one PaymentIntent", keys, e.f.Created("A"))
 	}
 }
 
@@ -554,69 +549,68 @@ func TestRetrieveByKey(t *testing.T) {
 	}
 	t.Run("lost answer, same process", func(t *testing.T) {
 		e := newFakeEnv(t, noRetries)
-		e.f.failNext("drop", 1) // Stripe charges; the answer never arrives
+		e.f.FailNext("drop", 1) // Stripe charges; the answer never arrives
 		_, err := e.authorize(t, "k1", nil)
 		if !isUnknown(err) {
 			t.Fatalf("lost answer: %v", err)
 		}
-		if n := e.f.createdIn(e.a); n != 1 {
+		if n := e.f.Created("A"); n != 1 {
 			t.Fatalf("%d created", n)
 		}
 		res, err := retrieve(e.p, "k1")
 		if err != nil || res.Status != tender.ProviderSucceeded || res.AmountCaptured != 5000 {
 			t.Fatalf("retrieve = %+v, %v", res, err)
 		}
-		e.f.mu.Lock()
-		_, ok := e.a.pis[res.Reference]
-		e.f.mu.Unlock()
+		pi, ok := e.f.PaymentIntent(res.Reference)
+		ok = ok && pi.Account == "A"
 		last := e.lastRequest(t, "/v1/payment_intents")
-		if !ok || !last.Replayed || last.IdemKey != "k1" || e.f.createdIn(e.a) != 1 {
+		if !ok || !last.Replayed || last.IdempotencyKey != "k1" || e.f.Created("A") != 1 {
 			t.Fatalf("retrieve: ref %s known %v, replayed %v, %d created; want the first PaymentIntent replayed, one charge",
-				res.Reference, ok, last.Replayed, e.f.createdIn(e.a))
+				res.Reference, ok, last.Replayed, e.f.Created("A"))
 		}
 	})
 	t.Run("lost decline", func(t *testing.T) {
 		e := newFakeEnv(t, noRetries)
-		e.f.failNext("drop", 1)
+		e.f.FailNext("drop", 1)
 		if _, err := e.authorize(t, "k1", func(r *tender.AuthorizeRequest) { r.PaymentMethod = "pm_card_chargeDeclined" }); !isUnknown(err) {
 			t.Fatal(err)
 		}
 		res, err := retrieve(e.p, "k1")
-		if err != nil || res.Status != tender.ProviderFailed || res.Error.DeclineCode != "generic_decline" || e.f.createdIn(e.a) != 1 {
+		if err != nil || res.Status != tender.ProviderFailed || res.Error.DeclineCode != "generic_decline" || e.f.Created("A") != 1 {
 			t.Fatalf("retrieve = %+v, %v", res, err)
 		}
 	})
 	t.Run("request never arrived", func(t *testing.T) {
 		e := newFakeEnv(t, noRetries)
-		e.f.failNext("reset", 1)
+		e.f.FailNext("reset", 1)
 		if _, err := e.authorize(t, "k1", nil); !isUnknown(err) {
 			t.Fatal(err)
 		}
-		if n := e.f.createdIn(e.a); n != 0 {
+		if n := e.f.Created("A"); n != 0 {
 			t.Fatalf("%d created", n)
 		}
 		res, err := retrieve(e.p, "k1") // performed now, once
-		if err != nil || res.Status != tender.ProviderSucceeded || e.f.createdIn(e.a) != 1 {
+		if err != nil || res.Status != tender.ProviderSucceeded || e.f.Created("A") != 1 {
 			t.Fatalf("retrieve = %+v, %v", res, err)
 		}
 	})
 	t.Run("after a restart, with a ledger", func(t *testing.T) {
 		f := newFake(t)
-		a := f.addAccount("A", keyA)
+		f.AddAccount("A", keyA, pkA)
 		ledger := newMemLedger()
 		withLedger := func(o *Options) { o.Ledger = ledger; o.NetworkRetries = -1 }
-		p1, _ := newTestProvider(t, f.srv.URL, withLedger)
-		f.failNext("drop", 1)
+		p1, _ := newTestProvider(t, f.URL, withLedger)
+		f.FailNext("drop", 1)
 		_, err := p1.Authorize(context.Background(), &tender.AuthorizeRequest{ProviderCall: testCall(keyA, "acct_A", "k1"),
 			PaymentIntent: "tpi_1", Charge: "tch_1", Amount: 5000, Currency: usd(), PaymentMethod: "pm_card_visa", Capture: true,
 			Metadata: map[string]string{"order_id": "42"}})
 		if !isUnknown(err) {
 			t.Fatal(err)
 		}
-		p2, _ := newTestProvider(t, f.srv.URL, withLedger) // a new process
+		p2, _ := newTestProvider(t, f.URL, withLedger) // a new process
 		res, err := retrieve(p2, "k1")
-		if err != nil || res.Status != tender.ProviderSucceeded || f.createdIn(a) != 1 {
-			t.Fatalf("retrieve = %+v, %v, %d created", res, err, f.createdIn(a))
+		if err != nil || res.Status != tender.ProviderSucceeded || f.Created("A") != 1 {
+			t.Fatalf("retrieve = %+v, %v, %d created", res, err, f.Created("A"))
 		}
 		// A key that was never sent: definitely not found.
 		if _, err := retrieve(p2, "never"); !errors.Is(err, tender.ErrNotFound) {
@@ -636,7 +630,7 @@ func TestRetrieveByKey(t *testing.T) {
 	})
 	t.Run("after a restart, without a ledger", func(t *testing.T) {
 		e := newFakeEnv(t)
-		p2, _ := newTestProvider(t, e.f.srv.URL)
+		p2, _ := newTestProvider(t, e.f.URL)
 		_, err := retrieve(p2, "k1")
 		if !isUnknown(err) || errors.Is(err, tender.ErrNotFound) {
 			t.Fatalf("without a record nobody can tell: %v", err)
@@ -644,7 +638,7 @@ func TestRetrieveByKey(t *testing.T) {
 	})
 	t.Run("another merchant's key finds nothing", func(t *testing.T) {
 		e := newFakeEnv(t)
-		e.f.addAccount("B", keyB)
+		e.f.AddAccount("B", keyB, pkB)
 		if _, err := e.authorize(t, "k1", nil); err != nil {
 			t.Fatal(err)
 		}
@@ -659,9 +653,9 @@ func TestRetrieveByKey(t *testing.T) {
 // merchant's key and lands in that merchant's account.
 func TestPerRequestIsolation(t *testing.T) {
 	f := newFake(t)
-	a := f.addAccount("A", keyA)
-	b := f.addAccount("B", keyB)
-	p, _ := newTestProvider(t, f.srv.URL)
+	f.AddAccount("A", keyA, pkA)
+	f.AddAccount("B", keyB, pkB)
+	p, _ := newTestProvider(t, f.URL)
 	start := make(chan struct{})
 	var wg sync.WaitGroup
 	errs := make(chan error, 20)
@@ -690,20 +684,18 @@ func TestPerRequestIsolation(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
-	for _, acct := range []*fakeAccount{a, b} {
-		f.mu.Lock()
-		n := len(acct.pis)
-		for _, pi := range acct.pis {
-			if !strings.HasPrefix(pi.metadata[MetaPaymentIntent], "acct_"+acct.name+"-") {
-				t.Errorf("account %s holds %s's payment %s", acct.name, pi.metadata[MetaPaymentIntent], pi.id)
+	for _, acct := range []string{"A", "B"} {
+		pis := f.PaymentIntents(acct)
+		for _, pi := range pis {
+			if !strings.HasPrefix(pi.Metadata[MetaPaymentIntent], "acct_"+acct+"-") {
+				t.Errorf("account %s holds %s's payment %s", acct, pi.Metadata[MetaPaymentIntent], pi.ID)
 			}
 		}
-		f.mu.Unlock()
-		if n != 10 {
-			t.Errorf("account %s has %d payments, want 10", acct.name, n)
+		if len(pis) != 10 || f.Created(acct) != 10 {
+			t.Errorf("account %s has %d payments (%d created), want 10", acct, len(pis), f.Created(acct))
 		}
 	}
-	for _, r := range f.seen() {
+	for _, r := range f.Requests() {
 		want := map[string]string{"A": keyA, "B": keyB}[r.Account]
 		if r.Key != want {
 			t.Errorf("request %s %s landed in account %q with another key", r.Method, r.Path, r.Account)
@@ -721,7 +713,7 @@ func TestValidate(t *testing.T) {
 		name     string
 		livemode bool
 		creds    tender.Credentials
-		fault    string
+		fault    stripefake.Fault
 		code     string // "" = valid; "unknown" = a plain error
 		contains string
 		sent     bool
@@ -740,9 +732,9 @@ func TestValidate(t *testing.T) {
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			e := newFakeEnv(t, noRetries)
-			e.f.addAccount("A-restricted", rkA).restricted = true
+			e.f.AddRestrictedKey("A", rkA)
 			if tt.fault != "" {
-				e.f.failNext(tt.fault, 1)
+				e.f.FailNext(tt.fault, 1)
 			}
 			err := e.p.Info().Validate(context.Background(), tt.livemode, tt.creds)
 			switch tt.code {
@@ -760,7 +752,7 @@ func TestValidate(t *testing.T) {
 					t.Fatalf("message %q does not say %q", te.Message, tt.contains)
 				}
 			}
-			if sent := len(e.f.seen()) > 0; sent != tt.sent {
+			if sent := len(e.f.Requests()) > 0; sent != tt.sent {
 				t.Fatalf("sent to Stripe: %v, want %v", sent, tt.sent)
 			}
 		})
@@ -775,7 +767,7 @@ func TestNoSecretsInLogs(t *testing.T) {
 	e.authorize(t, "ok", nil)
 	e.authorize(t, "declined", func(r *tender.AuthorizeRequest) { r.PaymentMethod = "pm_card_chargeDeclined" })
 	e.authorize(t, "bad-pm", func(r *tender.AuthorizeRequest) { r.PaymentMethod = "pm_bogus" })
-	e.f.failNext("500", 1)
+	e.f.FailNext("500", 1)
 	e.authorize(t, "fault", nil)
 	e.p.Authorize(ctx, &tender.AuthorizeRequest{ProviderCall: testCall(keyB, "acct_B", "unknown-key"), Amount: 5000, Currency: usd(),
 		PaymentMethod: "pm_card_visa"})
