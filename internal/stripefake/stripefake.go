@@ -448,6 +448,33 @@ func (f *Fake) SettleAsync(piID string) error {
 	return nil
 }
 
+// ConfirmClientSide confirms a PaymentIntent as Stripe.js would in the
+// shopper's browser, with a test card ("pm_card_visa"): it succeeds (or
+// awaits capture). Stripe would then send payment_intent.succeeded.
+func (f *Fake) ConfirmClientSide(piID, card string) error {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	_, pi := f.findPI(piID)
+	if pi == nil {
+		return fmt.Errorf("stripefake: no PaymentIntent %s", piID)
+	}
+	if pi.status != "requires_payment_method" {
+		return fmt.Errorf("stripefake: PaymentIntent %s is %s", piID, pi.status)
+	}
+	c, ok := cards[card]
+	if !ok {
+		return fmt.Errorf("stripefake: no test card %s", card)
+	}
+	pi.card = c
+	pi.charge = &charge{id: f.nextID("ch"), status: "succeeded"}
+	if pi.captureMethod == "manual" {
+		pi.status, pi.amountCapturable = "requires_capture", pi.amount
+	} else {
+		pi.status, pi.amountReceived, pi.charge.captured = "succeeded", pi.amount, pi.amount
+	}
+	return nil
+}
+
 // FailAsync fails a processing payment with declineCode (card_declined):
 // Stripe would send payment_intent.payment_failed.
 func (f *Fake) FailAsync(piID, declineCode string) error {
@@ -883,9 +910,6 @@ func (f *Fake) createPI(a *account, form url.Values) (any, *apiError) {
 	if form.Get("currency") == "" {
 		return nil, invalid("parameter_missing", "currency", "Missing required param: currency.")
 	}
-	if form.Get("confirm") != "true" {
-		return nil, invalid("parameter_invalid", "confirm", "The fake only supports confirm=true.")
-	}
 	if form.Get("payment_method_types[0]") != "card" {
 		return nil, invalid("parameter_invalid", "payment_method_types", "The fake expects payment_method_types[]=card.")
 	}
@@ -896,6 +920,18 @@ func (f *Fake) createPI(a *account, form url.Values) (any, *apiError) {
 	customer := form.Get("customer")
 	if customer != "" && a.customers[customer] == nil {
 		return nil, missing("customer", customer, "customer")
+	}
+	if form.Get("confirm") != "true" {
+		// Created for Stripe.js to confirm in the browser (ConfirmClientSide).
+		if form.Get("payment_method") != "" || form.Get("off_session") != "" {
+			return nil, invalid("parameter_invalid", "confirm", "The fake confirms client-side intents only through ConfirmClientSide.")
+		}
+		a.created++
+		pi := &paymentIntent{seq: f.seq, id: f.nextID("pi"), currency: form.Get("currency"), captureMethod: captureMethod, amount: amount,
+			customer: customer, description: form.Get("description"), metadata: metadata(form), status: "requires_payment_method",
+			created: time.Now().Unix(), livemode: a.livemode}
+		a.pis[pi.id] = pi
+		return f.piJSON(pi, false), nil
 	}
 	pmID := form.Get("payment_method")
 	var pm *paymentMethod
