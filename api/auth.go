@@ -84,7 +84,7 @@ func (s *Server) authenticate(r *http.Request, rt Route) (*Auth, error) {
 	if !ok {
 		return nil, invalid
 	}
-	key, err := s.store.APIKeyByHash(r.Context(), tender.HashAPIKey(plain))
+	key, err := s.keys.lookup(r.Context(), s.store, tender.HashAPIKey(plain), s.now())
 	if errors.Is(err, tender.ErrNotFound) {
 		return nil, invalid
 	}

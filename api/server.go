@@ -50,6 +50,10 @@ type Config struct {
 	Registry *prometheus.Registry
 	// Now is the clock (default time.Now).
 	Now func() time.Time
+	// KeyCacheTTL is how long an API key is trusted without asking the
+	// database again: a key revoked elsewhere stops working here within
+	// it (default 10s; negative disables the cache).
+	KeyCacheTTL time.Duration
 }
 
 // Server routes and serves Tender's API.
@@ -72,6 +76,7 @@ type Server struct {
 	now           func() time.Time
 
 	touched sync.Map // key id → time.Time of the last last_used_at write
+	keys    *keyCache
 }
 
 // HandlerFunc is a route's handler. A returned error is written as the
@@ -101,6 +106,9 @@ func New(cfg Config) *Server {
 	if cfg.Now == nil {
 		cfg.Now = time.Now
 	}
+	if cfg.KeyCacheTTL == 0 {
+		cfg.KeyCacheTTL = 10 * time.Second
+	}
 	if cfg.IdempotencyLockTimeout <= 0 {
 		cfg.IdempotencyLockTimeout = 30 * time.Second
 	}
@@ -119,6 +127,7 @@ func New(cfg Config) *Server {
 		mux:          http.NewServeMux(),
 		metrics:      newMetrics(cfg.Registry),
 		now:          cfg.Now,
+		keys:         newKeyCache(cfg.KeyCacheTTL, 100_000),
 	}
 	s.routes()
 	s.handler = withRequestID(s.observe(http.HandlerFunc(s.serve)))
