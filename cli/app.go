@@ -15,6 +15,7 @@ import (
 	"github.com/tenderhq/tender/provider/stripe"
 	"github.com/tenderhq/tender/sqlstore"
 	"github.com/tenderhq/tender/vault"
+	"github.com/tenderhq/tender/web"
 	"github.com/tenderhq/tender/webhook"
 )
 
@@ -27,18 +28,24 @@ type app struct {
 	providers *tender.Registry
 	sandbox   *sandbox.Sandbox
 	webhooks  *webhook.Service
+	// db, keys and publicURL serve the hosted pages (web.Register).
+	db        *sqlstore.DB
+	keys      *vault.Keyring
+	publicURL string
 }
 
 func newApp(c config, db *sqlstore.DB, keys *vault.Keyring, log *slog.Logger, publicURL string) *app {
 	a := &app{cfg: c, log: log, providers: tender.NewRegistry()}
+	a.db, a.keys, a.publicURL = db, keys, publicURL
 	a.engine = engine.New(engine.Config{
-		Store:        db,
-		Providers:    a.providers,
-		Keyring:      keys,
-		Logger:       log,
-		RecoverAfter: c.recoverAfter,
-		Fault:        faultInjector(c.fault, log),
-		PublicURL:    publicURL,
+		Store:           db,
+		Providers:       a.providers,
+		Keyring:         keys,
+		Logger:          log,
+		RecoverAfter:    c.recoverAfter,
+		ProviderTimeout: c.providerTimeout,
+		Fault:           faultInjector(c.fault, log),
+		PublicURL:       publicURL,
 	})
 	a.sandbox = sandbox.New(db, sandbox.Options{
 		BaseURL: publicURL,
@@ -69,6 +76,16 @@ func (a *app) mount(srv *api.Server) {
 	h := a.sandbox.Handler()
 	srv.HandleHTTP("GET /sandbox/3ds/{ref}", h)
 	srv.HandleHTTP("POST /sandbox/3ds/{ref}", h)
+	web.Register(srv, web.Config{
+		Links:          a.db,
+		MAC:            a.keys.MAC,
+		PublicURL:      a.publicURL,
+		InternalSecret: a.cfg.internalSecret,
+		CreateStore: func(ctx context.Context, name string) (any, error) {
+			return createMerchant(ctx, a.db, name, true)
+		},
+		Logger: a.log,
+	})
 }
 
 // start runs the background workers until ctx ends; the returned channel

@@ -41,6 +41,8 @@ type config struct {
 	webhookPrivate   bool
 	webhookTimeout   time.Duration
 	stripeAPIURL     string
+	providerTimeout  time.Duration
+	internalSecret   string
 }
 
 func loadConfig(env envFunc) (config, error) {
@@ -69,6 +71,10 @@ func loadConfig(env envFunc) (config, error) {
 	}
 	c.fault = env.get("TENDER_FAULT", "")
 	c.stripeAPIURL = env.get("TENDER_STRIPE_API_URL", "")
+	if c.providerTimeout, err = envDuration(env, "TENDER_PROVIDER_TIMEOUT", 20*time.Second); err != nil {
+		return c, err
+	}
+	c.internalSecret = env.get("TENDER_INTERNAL_SECRET", "")
 	if v := env.get("TENDER_WEBHOOK_BACKOFF", ""); v != "" {
 		for _, part := range strings.Split(v, ",") {
 			d, err := time.ParseDuration(strings.TrimSpace(part))
