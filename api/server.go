@@ -10,8 +10,11 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"runtime/debug"
+	"strings"
 	"sync"
 	"time"
+	"unicode"
+	"unicode/utf8"
 
 	"github.com/prometheus/client_golang/prometheus"
 
@@ -140,7 +143,7 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) { s.handler.S
 // Handle registers a route. pattern is a net/http pattern with a method
 // ("POST /v1/payment_intents/{id}/confirm").
 func (s *Server) Handle(pattern string, rt Route, h HandlerFunc) {
-	s.mux.Handle(pattern, s.wrap(rt, h))
+	s.mux.Handle(pattern, s.wrap(rt, checkPath(wildcards(pattern), h)))
 	s.routeList = append(s.routeList, RouteInfo{Pattern: pattern, Route: rt})
 }
 
@@ -298,4 +301,57 @@ func (s *Server) routes() {
 	s.Handle("PUT /v1/provider_configs/{provider}", mwrite, s.putProviderConfig)
 	s.Handle("POST /v1/provider_configs/{provider}", mwrite, s.putProviderConfig)
 	s.Handle("DELETE /v1/provider_configs/{provider}", mwrite, s.deleteProviderConfig)
+}
+
+// wildcards names a pattern's path parameters ("{id}" → "id").
+func wildcards(pattern string) []string {
+	var names []string
+	for rest := pattern; ; {
+		i := strings.IndexByte(rest, '{')
+		if i < 0 {
+			return names
+		}
+		j := strings.IndexByte(rest[i:], '}')
+		if j < 0 {
+			return names
+		}
+		names = append(names, strings.TrimSuffix(rest[i+1:i+j], "..."))
+		rest = rest[i+j+1:]
+	}
+}
+
+// maxPathParam is the longest id (or other path parameter) looked up.
+const maxPathParam = 255
+
+// checkPath answers 404 for path parameters no object can have (too long,
+// not UTF-8, control characters) before they reach a query: PostgreSQL
+// refuses a NUL byte outright, and nothing is gained by asking.
+func checkPath(names []string, h HandlerFunc) HandlerFunc {
+	if len(names) == 0 {
+		return h
+	}
+	return func(w http.ResponseWriter, r *http.Request) error {
+		for _, n := range names {
+			v := r.PathValue(n)
+			if len(v) > maxPathParam || !utf8.ValidString(v) || strings.ContainsFunc(v, unicode.IsControl) {
+				return tender.NotFound(strings.TrimSuffix(n, "_id"), truncateParam(v))
+			}
+		}
+		return h(w, r)
+	}
+}
+
+// truncateParam keeps a bad path parameter printable and short for the message.
+func truncateParam(v string) string {
+	v = strings.ToValidUTF8(v, "?")
+	v = strings.Map(func(r rune) rune {
+		if unicode.IsControl(r) {
+			return '?'
+		}
+		return r
+	}, v)
+	if len(v) > 40 {
+		v = v[:40] + "…"
+	}
+	return v
 }

@@ -3,6 +3,8 @@ package cli
 import (
 	"context"
 	"log/slog"
+	"os"
+	"path/filepath"
 	"sync"
 
 	"github.com/tenderhq/tender"
@@ -125,9 +127,31 @@ func registerFaces(srv *api.Server) {
 }
 
 // RouteTable lists every API route a server has, for the tests that walk
-// all of them (isolation, authentication, scopes).
-func RouteTable() []api.RouteInfo {
-	srv := api.New(api.Config{Logger: slog.New(slog.DiscardHandler)})
-	registerFaces(srv)
-	return srv.Routes()
+// all of them (isolation, authentication, scopes). It wires a whole app on
+// a scratch database, exactly as serve does.
+func RouteTable() ([]api.RouteInfo, error) {
+	dir, err := os.MkdirTemp("", "tender-routes")
+	if err != nil {
+		return nil, err
+	}
+	defer os.RemoveAll(dir)
+	ctx := context.Background()
+	db, err := sqlstore.Open(ctx, filepath.Join(dir, "routes.db"), sqlstore.Options{})
+	if err != nil {
+		return nil, err
+	}
+	defer db.Close()
+	keys, err := vault.New(vault.NewKey())
+	if err != nil {
+		return nil, err
+	}
+	log := slog.New(slog.DiscardHandler)
+	c, err := loadConfig(envFunc(func(string) string { return "" }))
+	if err != nil {
+		return nil, err
+	}
+	a := newApp(c, db, keys, log, "http://127.0.0.1")
+	srv := api.New(api.Config{Store: db, Payments: db, Engine: a.engine, Webhooks: a.webhooks, WebhookStore: db, Inbound: db, Logger: log})
+	a.mount(srv)
+	return srv.Routes(), nil
 }

@@ -68,7 +68,10 @@ func paramsFor(pattern string, own objects) url.Values {
 // TestIsolation walks every route: another merchant's ids and the other
 // mode's ids are 404; no key is 401; restricted keys meet their scopes.
 func TestIsolation(t *testing.T) {
-	routes := cli.RouteTable()
+	routes, err := cli.RouteTable()
+	if err != nil {
+		t.Fatal(err)
+	}
 	for _, kind := range testdb.Kinds(t) {
 		t.Run(kind, func(t *testing.T) {
 			s := testserver.Start(t, testserver.Options{Kind: kind})
