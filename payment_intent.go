@@ -182,8 +182,12 @@ type Charge struct {
 	AttemptTries   int       // recovery tries of the current attempt
 	CaptureAmount  int64     // amount being captured while Attempt is capturing
 	CancelReason   string    // cancellation_reason while Attempt is canceling
-	OffSession     bool      // charged without the customer present
-	SaveMethod     bool      // save the payment method to the customer on success
+	// Request is the idempotency record of the request that started the
+	// current (or last) attempt: its retry resumes the attempt instead of
+	// starting another, and replays its outcome once it is settled.
+	Request    string
+	OffSession bool // charged without the customer present
+	SaveMethod bool // save the payment method to the customer on success
 	// ClientSide: confirmed by the customer's browser with the provider's library.
 	ClientSide bool
 	// ProviderClientSecret is the provider's client secret for its

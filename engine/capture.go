@@ -17,13 +17,12 @@ func (e *Engine) CapturePaymentIntent(ctx context.Context, c Caller, id string, 
 		if err != nil {
 			return notFound(err, "payment_intent", id)
 		}
-		if pi.Status == tender.StatusProcessing && c.Resuming && pi.LatestCharge != "" {
-			ch, err = tx.Charge(ctx, c.Tenant, pi.LatestCharge, true)
-			if err != nil {
-				return err
-			}
-			if ch.Attempt != tender.AttemptCapturing {
-				ch = nil
+		if mine, ok, err := e.resumed(ctx, tx, c, pi); err != nil {
+			return err
+		} else if ok && (mine.Attempt == tender.AttemptCapturing || mine.Captured) {
+			// A retry of this capture: finish it, or answer as it ended.
+			if mine.Attempt == tender.AttemptCapturing {
+				ch = mine
 			}
 			return nil
 		}
@@ -46,6 +45,7 @@ func (e *Engine) CapturePaymentIntent(ctx context.Context, c Caller, id string, 
 			return err
 		}
 		ch.Attempt, ch.AttemptAt, ch.CaptureAmount, ch.AttemptTries = tender.AttemptCapturing, e.nowUTC(), amount, 0
+		ch.Request = c.IdempotencyRecord
 		if err := pi.Transition(tender.StatusProcessing); err != nil {
 			return err
 		}
@@ -156,13 +156,12 @@ func (e *Engine) CancelPaymentIntent(ctx context.Context, c Caller, id, reason s
 		if err != nil {
 			return notFound(err, "payment_intent", id)
 		}
-		if pi.Status == tender.StatusProcessing && c.Resuming && pi.LatestCharge != "" {
-			ch, err = tx.Charge(ctx, c.Tenant, pi.LatestCharge, true)
-			if err != nil {
-				return err
-			}
-			if ch.Attempt != tender.AttemptCanceling {
-				ch = nil
+		if mine, ok, err := e.resumed(ctx, tx, c, pi); err != nil {
+			return err
+		} else if ok && (mine.Attempt == tender.AttemptCanceling || pi.Status == tender.StatusCanceled) {
+			// A retry of this cancellation: finish it, or answer as it ended.
+			if mine.Attempt == tender.AttemptCanceling {
+				ch = mine
 			}
 			return nil
 		}
@@ -177,6 +176,7 @@ func (e *Engine) CancelPaymentIntent(ctx context.Context, c Caller, id, reason s
 			// A hold or a pending challenge at the provider must be released there first.
 			if (last.Status == tender.ChargeSucceeded && !last.Captured) || last.Attempt == tender.AttemptAwaitAction {
 				last.Attempt, last.AttemptAt, last.CancelReason, last.AttemptTries = tender.AttemptCanceling, e.nowUTC(), reason, 0
+				last.Request = c.IdempotencyRecord
 				if err := pi.Transition(tender.StatusProcessing); err != nil {
 					return err
 				}

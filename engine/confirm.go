@@ -36,24 +36,27 @@ func (e *Engine) ConfirmPaymentIntent(ctx context.Context, c Caller, id string, 
 	var pi *tender.PaymentIntent
 	var ch *tender.Charge
 	var method *ResolvedMethod
+	var replay error
 	err := e.inTx(ctx, c, func(tx tender.PaymentTx) error {
 		var err error
 		pi, err = tx.PaymentIntent(ctx, c.Tenant, id, true)
 		if err != nil {
 			return notFound(err, "payment_intent", id)
 		}
-		if pi.Status == tender.StatusProcessing && c.Resuming && pi.LatestCharge != "" {
-			// The same idempotent request, interrupted after phase 1: finish
-			// its attempt instead of starting another.
-			ch, err = tx.Charge(ctx, c.Tenant, pi.LatestCharge, true)
-			if err != nil {
-				return err
-			}
-			if ch.Attempt == tender.AttemptAuthorizing {
+		if mine, ok, err := e.resumed(ctx, tx, c, pi); err != nil {
+			return err
+		} else if ok {
+			// The same idempotent request, interrupted: finish its attempt
+			// if it is still in flight, else answer as it ended.
+			if mine.Attempt == tender.AttemptAuthorizing {
+				ch = mine
 				return nil
 			}
-			ch = nil
-			return nil // settled meanwhile: answer with the intent as it is
+			if lpe := pi.LastPaymentError; mine.Status == tender.ChargeFailed && lpe != nil && lpe.Charge == mine.ID {
+				replay = &tender.Error{Type: lpe.Type, Code: lpe.Code, DeclineCode: lpe.DeclineCode, Message: lpe.Message,
+					Param: "payment_method", PaymentIntent: pi}
+			}
+			return nil
 		}
 		if pi.Status != tender.StatusRequiresPaymentMethod && pi.Status != tender.StatusRequiresConfirmation {
 			return tender.UnexpectedState(pi, "confirm")
@@ -100,6 +103,7 @@ func (e *Engine) ConfirmPaymentIntent(ctx context.Context, c Caller, id string, 
 			PaymentIntent: pi.ID, Amount: pi.Amount, Currency: pi.Currency, Status: tender.ChargePending,
 			Customer: pi.Customer, Description: pi.Description, Metadata: pi.Metadata, PaymentMethod: method.ID,
 			Card: method.Card, Provider: pi.Provider, Created: now, Attempt: tender.AttemptAuthorizing, AttemptAt: now,
+			Request:    c.IdempotencyRecord,
 			OffSession: p.OffSession, SaveMethod: pi.SetupFutureUsage != "" && pi.Customer != "",
 		}
 		if err := pi.Transition(tender.StatusProcessing); err != nil {
@@ -117,7 +121,7 @@ func (e *Engine) ConfirmPaymentIntent(ctx context.Context, c Caller, id string, 
 		return nil, err
 	}
 	if ch == nil {
-		return pi, nil
+		return pi, replay
 	}
 	if method == nil {
 		// Resuming an interrupted attempt: resolve its method again.
@@ -188,7 +192,7 @@ func (e *Engine) StartClientPayment(ctx context.Context, c Caller, id string) (*
 			ID: tender.NewID(tender.PrefixCharge), MerchantID: c.MerchantID, Livemode: c.Livemode,
 			PaymentIntent: pi.ID, Amount: pi.Amount, Currency: pi.Currency, Status: tender.ChargePending,
 			Customer: pi.Customer, Description: pi.Description, Metadata: pi.Metadata, Provider: pi.Provider,
-			Created: now, Attempt: tender.AttemptAuthorizing, AttemptAt: now, ClientSide: true,
+			Created: now, Attempt: tender.AttemptAuthorizing, AttemptAt: now, ClientSide: true, Request: c.IdempotencyRecord,
 		}
 		if err := pi.Transition(tender.StatusProcessing); err != nil {
 			return err
@@ -384,4 +388,19 @@ func (e *Engine) applyResult(ctx context.Context, tx tender.PaymentTx, c Caller,
 		return nil, err
 	}
 	return clientErr, nil
+}
+
+// resumed finds the attempt a request with the same idempotency key
+// started on pi's latest charge before it was interrupted (ok=false when
+// this is not a retry, or the latest attempt is someone else's). The charge
+// is locked for the rest of tx.
+func (e *Engine) resumed(ctx context.Context, tx tender.PaymentTx, c Caller, pi *tender.PaymentIntent) (*tender.Charge, bool, error) {
+	if !c.Resuming || c.IdempotencyRecord == "" || pi.LatestCharge == "" {
+		return nil, false, nil
+	}
+	ch, err := tx.Charge(ctx, c.Tenant, pi.LatestCharge, true)
+	if err != nil {
+		return nil, false, err
+	}
+	return ch, ch.Request == c.IdempotencyRecord, nil
 }

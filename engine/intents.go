@@ -212,10 +212,12 @@ func (e *Engine) CreatePaymentIntent(ctx context.Context, c Caller, p CreateInte
 		if err != nil {
 			return nil, err
 		}
-		if p.Confirm && (pi.Status == tender.StatusRequiresConfirmation || pi.Status == tender.StatusRequiresPaymentMethod || pi.Status == tender.StatusProcessing) {
-			return e.ConfirmPaymentIntent(ctx, c, pi.ID, ConfirmParams{PaymentMethod: p.PaymentMethod, ReturnURL: p.ReturnURL, OffSession: p.OffSession, SetupFutureUsage: p.SetupFutureUsage})
+		if !p.Confirm {
+			return pi, nil
 		}
-		return pi, nil
+		// Confirm knows whether the interrupted request's attempt is still
+		// to finish, ended (its outcome is answered again), or never began.
+		return e.ConfirmPaymentIntent(ctx, c, pi.ID, ConfirmParams{PaymentMethod: p.PaymentMethod, ReturnURL: p.ReturnURL, OffSession: p.OffSession, SetupFutureUsage: p.SetupFutureUsage})
 	}
 	if p.Currency.IsZero() {
 		return nil, tender.MissingParam("currency")
