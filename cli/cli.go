@@ -44,6 +44,7 @@ Commands:
   migrate      apply database migrations and exit
   merchants    create and list merchants
   keys         create, list and revoke API keys
+  bench        drive load at a server and report throughput, latency and cost
   version      print the version
 
 Run 'tender <command> --help' for a command's flags. Configuration is read
@@ -72,6 +73,8 @@ func Run(ctx context.Context, args []string, getenv func(string) string, stdout,
 		return cmdMerchants(ctx, rest, env, stdout, stderr)
 	case "keys":
 		return cmdKeys(ctx, rest, env, stdout, stderr)
+	case "bench":
+		return cmdBench(ctx, rest, env, stdout, stderr)
 	case "version", "--version":
 		fmt.Fprintln(stdout, "tender", version())
 		return nil
