@@ -60,10 +60,15 @@ func TestCrashesUnderLoad(t *testing.T) {
 					defer wg.Done()
 					for k := range keys {
 						body := url.Values{"amount": {fmt.Sprint(500 + k)}, "currency": {"usd"}, "payment_method": {"pm_card_visa"}, "confirm": {"true"}}
+						deadline := time.Now().Add(120 * time.Second)
 						for {
-							status, _ := call(current.Load().URL, c.key, "POST", "/v1/payment_intents", body, fmt.Sprintf("crash-%d", k))
-							if status == 200 {
+							status, m := call(current.Load().URL, c.key, "POST", "/v1/payment_intents", body, fmt.Sprintf("crash-%d", k))
+							if status == 200 || failedSafely(status, m) {
 								done.Add(1)
+								break
+							}
+							if time.Now().After(deadline) {
+								t.Errorf("key crash-%d never succeeded; last answer %d %v", k, status, m)
 								break
 							}
 							time.Sleep(50 * time.Millisecond) // dead process, 409 while recovering, 5xx: retry

@@ -75,7 +75,7 @@ func TestDatabaseFaults(t *testing.T) {
 					mu.Lock()
 					statuses[status]++
 					mu.Unlock()
-					if status == 200 {
+					if status == 200 || failedSafely(status, m) {
 						break
 					}
 					if status >= 500 {

@@ -44,7 +44,12 @@ func TestManyInstances(t *testing.T) {
 				defer wg.Done()
 				defer func() { <-sem }()
 				p := procs[(k+i)%len(procs)]
+				deadline := time.Now().Add(120 * time.Second)
 				for attempt := 0; ; attempt++ {
+					if time.Now().After(deadline) {
+						t.Errorf("key %s never got a 200", key)
+						return
+					}
 					status, m := call(p.URL, c.key, "POST", "/v1/payment_intents", body, key)
 					mu.Lock()
 					switch status {

@@ -145,3 +145,12 @@ func postgresOnly(t *testing.T) {
 		t.Skip("needs PostgreSQL (several instances share one database)")
 	}
 }
+
+// failedSafely recognizes the answer to a payment whose attempt was cut
+// short before the provider saw it (a crash, a lost database connection)
+// and that recovery then settled as failed: a final 402 saying no money
+// was taken. The provider's ledger is checked separately.
+func failedSafely(status int, m map[string]any) bool {
+	e, _ := m["error"].(map[string]any)
+	return status == 402 && e["code"] == "processing_error"
+}

@@ -30,13 +30,13 @@ func scanIdem(row interface{ Scan(...any) error }) (*tender.IdempotencyRecord, e
 // BeginIdempotent inserts a record, or returns the one already there. The
 // unique index decides between concurrent first uses.
 func (db *DB) BeginIdempotent(ctx context.Context, rec *tender.IdempotencyRecord) (*tender.IdempotencyRecord, error) {
-	_, err := db.w.ExecContext(ctx, db.q(`INSERT INTO idempotency_keys (`+idemColumns+`) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT (merchant_id, livemode, key) DO NOTHING`),
+	_, err := db.querier(db.w, nil).ExecContext(ctx, db.q(`INSERT INTO idempotency_keys (`+idemColumns+`) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT (merchant_id, livemode, key) DO NOTHING`),
 		rec.ID, rec.Tenant.MerchantID, rec.Tenant.Livemode, rec.Key, rec.RequestHash, rec.Status, rec.ResponseStatus,
 		string(rec.ResponseBody), rec.ResourceID, ms(rec.LockedAt), ms(rec.Created))
 	if err != nil {
 		return nil, translate(err)
 	}
-	got, err := scanIdem(db.w.QueryRowContext(ctx, db.q(`SELECT `+idemColumns+` FROM idempotency_keys WHERE merchant_id = ? AND livemode = ? AND key = ?`),
+	got, err := scanIdem(db.querier(db.w, nil).QueryRowContext(ctx, db.q(`SELECT `+idemColumns+` FROM idempotency_keys WHERE merchant_id = ? AND livemode = ? AND key = ?`),
 		rec.Tenant.MerchantID, rec.Tenant.Livemode, rec.Key))
 	if errors.Is(err, tender.ErrNotFound) {
 		// Purged between the insert and the read: try once more.
@@ -57,7 +57,7 @@ func (db *DB) TakeOverIdempotent(ctx context.Context, t tender.Tenant, id string
 	if !lockedAt.IsZero() {
 		old = ms(lockedAt)
 	}
-	res, err := db.w.ExecContext(ctx, db.q(`UPDATE idempotency_keys SET locked_at = ? WHERE id = ? AND merchant_id = ? AND livemode = ? AND status = ? AND locked_at = ?`),
+	res, err := db.querier(db.w, nil).ExecContext(ctx, db.q(`UPDATE idempotency_keys SET locked_at = ? WHERE id = ? AND merchant_id = ? AND livemode = ? AND status = ? AND locked_at = ?`),
 		ms(now), id, t.MerchantID, t.Livemode, tender.IdempotencyInFlight, old)
 	if err != nil {
 		return false, translate(err)
@@ -68,27 +68,27 @@ func (db *DB) TakeOverIdempotent(ctx context.Context, t tender.Tenant, id string
 
 // FinishIdempotent stores the first response.
 func (db *DB) FinishIdempotent(ctx context.Context, t tender.Tenant, id string, status int, body []byte) error {
-	_, err := db.w.ExecContext(ctx, db.q(`UPDATE idempotency_keys SET status = ?, response_status = ?, response_body = ?, locked_at = 0 WHERE id = ? AND merchant_id = ? AND livemode = ?`),
+	_, err := db.querier(db.w, nil).ExecContext(ctx, db.q(`UPDATE idempotency_keys SET status = ?, response_status = ?, response_body = ?, locked_at = 0 WHERE id = ? AND merchant_id = ? AND livemode = ?`),
 		tender.IdempotencyDone, status, string(body), id, t.MerchantID, t.Livemode)
 	return translate(err)
 }
 
 // ReleaseIdempotent unlocks an in-flight record for an immediate retry.
 func (db *DB) ReleaseIdempotent(ctx context.Context, t tender.Tenant, id string) error {
-	_, err := db.w.ExecContext(ctx, db.q(`UPDATE idempotency_keys SET locked_at = 0 WHERE id = ? AND merchant_id = ? AND livemode = ? AND status = ?`),
+	_, err := db.querier(db.w, nil).ExecContext(ctx, db.q(`UPDATE idempotency_keys SET locked_at = 0 WHERE id = ? AND merchant_id = ? AND livemode = ? AND status = ?`),
 		id, t.MerchantID, t.Livemode, tender.IdempotencyInFlight)
 	return translate(err)
 }
 
 // DeleteIdempotent forgets a record whose request never started executing.
 func (db *DB) DeleteIdempotent(ctx context.Context, t tender.Tenant, id string) error {
-	_, err := db.w.ExecContext(ctx, db.q(`DELETE FROM idempotency_keys WHERE id = ? AND merchant_id = ? AND livemode = ?`), id, t.MerchantID, t.Livemode)
+	_, err := db.querier(db.w, nil).ExecContext(ctx, db.q(`DELETE FROM idempotency_keys WHERE id = ? AND merchant_id = ? AND livemode = ?`), id, t.MerchantID, t.Livemode)
 	return translate(err)
 }
 
 // PurgeIdempotency deletes records created before a time (Stripe keeps keys 24 hours).
 func (db *DB) PurgeIdempotency(ctx context.Context, before time.Time) (int64, error) {
-	res, err := db.w.ExecContext(ctx, db.q(`DELETE FROM idempotency_keys WHERE created < ?`), ms(before))
+	res, err := db.querier(db.w, nil).ExecContext(ctx, db.q(`DELETE FROM idempotency_keys WHERE created < ?`), ms(before))
 	if err != nil {
 		return 0, translate(err)
 	}
@@ -112,7 +112,8 @@ func (db *DB) LedgerUpdate(ctx context.Context, provider, key string, fn func(ol
 }
 
 func (db *DB) ledgerUpdateOnce(ctx context.Context, provider, key string, fn func(old []byte) ([]byte, time.Time, error)) error {
-	return db.inTx(ctx, func(tx *sql.Tx) error {
+	return db.inTx(ctx, func(sqltx *sql.Tx) error {
+		tx := db.querier(db.w, sqltx)
 		var old []byte
 		var v string
 		lock := ""
@@ -147,7 +148,7 @@ func (db *DB) ledgerUpdateOnce(ctx context.Context, provider, key string, fn fun
 // LedgerGet reads one ledger record.
 func (db *DB) LedgerGet(ctx context.Context, provider, key string) ([]byte, error) {
 	var v string
-	err := db.r.QueryRowContext(ctx, db.q(`SELECT value FROM provider_ledger WHERE provider = ? AND key = ?`), provider, key).Scan(&v)
+	err := db.querier(db.r, nil).QueryRowContext(ctx, db.q(`SELECT value FROM provider_ledger WHERE provider = ? AND key = ?`), provider, key).Scan(&v)
 	if err != nil {
 		return nil, translate(err)
 	}
@@ -156,7 +157,7 @@ func (db *DB) LedgerGet(ctx context.Context, provider, key string) ([]byte, erro
 
 // LedgerDue lists records scheduled at or before now.
 func (db *DB) LedgerDue(ctx context.Context, provider string, now time.Time, limit int) ([]string, error) {
-	rows, err := db.r.QueryContext(ctx, db.q(`SELECT key FROM provider_ledger WHERE provider = ? AND due_at IS NOT NULL AND due_at <= ? ORDER BY due_at LIMIT ?`), provider, ms(now), limit)
+	rows, err := db.querier(db.r, nil).QueryContext(ctx, db.q(`SELECT key FROM provider_ledger WHERE provider = ? AND due_at IS NOT NULL AND due_at <= ? ORDER BY due_at LIMIT ?`), provider, ms(now), limit)
 	if err != nil {
 		return nil, translate(err)
 	}
@@ -175,6 +176,6 @@ func (db *DB) LedgerDue(ctx context.Context, provider string, now time.Time, lim
 // LedgerCount counts records whose key starts with prefix.
 func (db *DB) LedgerCount(ctx context.Context, provider, prefix string) (int, error) {
 	var n int
-	err := db.r.QueryRowContext(ctx, db.q(`SELECT COUNT(*) FROM provider_ledger WHERE provider = ? AND substr(key, 1, ?) = ?`), provider, len(prefix), prefix).Scan(&n)
+	err := db.querier(db.r, nil).QueryRowContext(ctx, db.q(`SELECT COUNT(*) FROM provider_ledger WHERE provider = ? AND substr(key, 1, ?) = ?`), provider, len(prefix), prefix).Scan(&n)
 	return n, translate(err)
 }

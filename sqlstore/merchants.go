@@ -32,7 +32,7 @@ func (db *DB) CreateMerchant(ctx context.Context, m *tender.Merchant, keys []*te
 func (db *DB) Merchant(ctx context.Context, id string) (*tender.Merchant, error) {
 	var m tender.Merchant
 	var created int64
-	err := db.r.QueryRowContext(ctx, db.q(`SELECT id, name, created FROM merchants WHERE id = ?`), id).Scan(&m.ID, &m.Name, &created)
+	err := db.querier(db.r, nil).QueryRowContext(ctx, db.q(`SELECT id, name, created FROM merchants WHERE id = ?`), id).Scan(&m.ID, &m.Name, &created)
 	if err != nil {
 		return nil, translate(err)
 	}
@@ -103,12 +103,12 @@ func scanAPIKey(row interface{ Scan(...any) error }) (*tender.APIKey, error) {
 
 // APIKeyByHash finds a key by the hash of its plaintext.
 func (db *DB) APIKeyByHash(ctx context.Context, hash string) (*tender.APIKey, error) {
-	return scanAPIKey(db.r.QueryRowContext(ctx, db.q(`SELECT `+apiKeyColumns+` FROM api_keys WHERE hash = ?`), hash))
+	return scanAPIKey(db.querier(db.r, nil).QueryRowContext(ctx, db.q(`SELECT `+apiKeyColumns+` FROM api_keys WHERE hash = ?`), hash))
 }
 
 // APIKeys lists a merchant's keys, oldest first.
 func (db *DB) APIKeys(ctx context.Context, merchantID string) ([]*tender.APIKey, error) {
-	rows, err := db.r.QueryContext(ctx, db.q(`SELECT `+apiKeyColumns+` FROM api_keys WHERE merchant_id = ? ORDER BY id`), merchantID)
+	rows, err := db.querier(db.r, nil).QueryContext(ctx, db.q(`SELECT `+apiKeyColumns+` FROM api_keys WHERE merchant_id = ? ORDER BY id`), merchantID)
 	if err != nil {
 		return nil, translate(err)
 	}
@@ -140,7 +140,7 @@ func (db *DB) RevokeAPIKey(ctx context.Context, id string, at time.Time) (*tende
 
 // TouchAPIKey records a use of a key.
 func (db *DB) TouchAPIKey(ctx context.Context, id string, at time.Time) error {
-	_, err := db.w.ExecContext(ctx, db.q(`UPDATE api_keys SET last_used_at = ? WHERE id = ?`), ms(at), id)
+	_, err := db.querier(db.w, nil).ExecContext(ctx, db.q(`UPDATE api_keys SET last_used_at = ? WHERE id = ?`), ms(at), id)
 	return translate(err)
 }
 
@@ -166,7 +166,7 @@ func splitScopes(s string) []tender.Scope {
 
 // UpdateMerchant changes a merchant's name.
 func (db *DB) UpdateMerchant(ctx context.Context, m *tender.Merchant) error {
-	res, err := db.w.ExecContext(ctx, db.q(`UPDATE merchants SET name = ? WHERE id = ?`), m.Name, m.ID)
+	res, err := db.querier(db.w, nil).ExecContext(ctx, db.q(`UPDATE merchants SET name = ? WHERE id = ?`), m.Name, m.ID)
 	if err != nil {
 		return translate(err)
 	}

@@ -490,7 +490,7 @@ func (q *queries) ListEvents(ctx context.Context, lq tender.ListQuery) (tender.P
 // InTx runs fn in one write transaction.
 func (db *DB) InTx(ctx context.Context, fn func(tx tender.PaymentTx) error) error {
 	return db.inTx(ctx, func(tx *sql.Tx) error {
-		return fn(&queries{db: db, q: tx, tx: true})
+		return fn(&queries{db: db, q: db.querier(db.w, tx), tx: true})
 	})
 }
 
@@ -507,7 +507,7 @@ func (db *DB) skipLocked() string {
 func claim[T any](ctx context.Context, db *DB, query string, args []any, setVersion func(*T, int64), mark func(q *queries, v *T) error) ([]*T, error) {
 	var out []*T
 	err := db.inTx(ctx, func(tx *sql.Tx) error {
-		q := &queries{db: db, q: tx, tx: true}
+		q := &queries{db: db, q: db.querier(db.w, tx), tx: true}
 		rows, err := tx.QueryContext(ctx, db.q(query+db.skipLocked()), args...)
 		if err != nil {
 			return err

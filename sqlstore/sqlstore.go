@@ -51,6 +51,7 @@ type DB struct {
 	path    string // SQLite file, for the master key file beside it
 
 	rebound sync.Map // query with ? → query for this dialect
+	stmts   stmtCache
 }
 
 // Options tune a store. The zero value is sensible.
@@ -109,7 +110,7 @@ func Open(ctx context.Context, rawURL string, opt Options) (*DB, error) {
 	if err != nil {
 		return nil, err
 	}
-	db.queries = &queries{db: db, q: db.r}
+	db.queries = &queries{db: db, q: db.querier(db.r, nil)}
 	if err := db.Ping(ctx); err != nil {
 		db.Close()
 		return nil, fmt.Errorf("connect to %s: %w", dialect, err)
@@ -203,6 +204,7 @@ func (db *DB) Ping(ctx context.Context) error {
 
 // Close closes the pools.
 func (db *DB) Close() error {
+	db.stmts.close()
 	err := db.w.Close()
 	if db.r != db.w {
 		if e := db.r.Close(); err == nil {
