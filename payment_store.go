@@ -188,7 +188,9 @@ type ProviderConfig struct {
 type ProviderLedger interface {
 	// LedgerUpdate reads the record at key (nil if none) and replaces it with
 	// what fn returns (nil: leave it), atomically. dueAt schedules the
-	// record for LedgerDue (zero: not scheduled).
+	// record for LedgerDue (zero: not scheduled). fn may be called more than
+	// once (the store first tries creating the record); only its last call
+	// counts, so it must not have side effects beyond its result.
 	LedgerUpdate(ctx context.Context, provider, key string, fn func(old []byte) (value []byte, dueAt time.Time, err error)) error
 	LedgerGet(ctx context.Context, provider, key string) ([]byte, error)
 	// LedgerDue returns keys of records scheduled at or before now.

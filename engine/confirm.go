@@ -34,109 +34,133 @@ func (e *Engine) ConfirmPaymentIntent(ctx context.Context, c Caller, id string, 
 	}
 	// Phase 1: record the attempt.
 	var pi *tender.PaymentIntent
-	var ch *tender.Charge
-	var method *ResolvedMethod
-	var replay error
+	var at attempt
 	err := e.inTx(ctx, c, func(tx tender.PaymentTx) error {
 		var err error
 		pi, err = tx.PaymentIntent(ctx, c.Tenant, id, true)
 		if err != nil {
 			return notFound(err, "payment_intent", id)
 		}
-		if mine, ok, err := e.resumed(ctx, tx, c, pi); err != nil {
-			return err
-		} else if ok {
-			// The same idempotent request, interrupted: finish its attempt
-			// if it is still in flight, else answer as it ended.
-			if mine.Attempt == tender.AttemptAuthorizing {
-				ch = mine
-				return nil
-			}
-			if lpe := pi.LastPaymentError; mine.Status == tender.ChargeFailed && lpe != nil && lpe.Charge == mine.ID {
-				replay = &tender.Error{Type: lpe.Type, Code: lpe.Code, DeclineCode: lpe.DeclineCode, Message: lpe.Message,
-					Param: "payment_method", PaymentIntent: pi}
-			}
-			return nil
-		}
-		if pi.Status != tender.StatusRequiresPaymentMethod && pi.Status != tender.StatusRequiresConfirmation {
-			return tender.UnexpectedState(pi, "confirm")
-		}
-		pm := pi.PaymentMethod
-		if p.PaymentMethod != "" {
-			pm = p.PaymentMethod
-		}
-		prov, err := e.provider(pi.Provider)
-		if err != nil {
-			return err
-		}
-		if pm == "" && prov.Info().NoPaymentMethod {
-			method = &ResolvedMethod{}
-		} else if pm == "" {
-			return &tender.Error{Type: tender.InvalidRequestError, Code: tender.CodeParameterMissing, Param: "payment_method",
-				Message: "You cannot confirm this PaymentIntent because it's missing a payment method. Pass payment_method or update the PaymentIntent with one first."}
-		}
-		if method == nil {
-			if method, err = e.resolveMethod(ctx, c.Tenant, pi, pm); err != nil {
-				return err
-			}
-		}
-		if p.ReturnURL != "" {
-			pi.ReturnURL = p.ReturnURL
-		}
-		if p.SetupFutureUsage != "" {
-			pi.SetupFutureUsage = p.SetupFutureUsage
-		}
-		if method.Customer != "" && pi.Customer != "" && method.Customer != pi.Customer {
-			return tender.InvalidParam(tender.CodeParameterInvalid, "payment_method", "The payment method %s belongs to another customer.", method.ID)
-		}
-		if method.Customer != "" && pi.Customer == "" {
-			pi.Customer = method.Customer
-		}
-		if p.OffSession && (pi.Customer == "" || method.Customer != pi.Customer) {
-			return tender.InvalidParam(tender.CodeParameterInvalid, "off_session",
-				"Off-session payments need a customer and a payment method saved to that customer.")
-		}
-		pi.PaymentMethod = method.ID
-		now := e.nowUTC()
-		ch = &tender.Charge{
-			ID: tender.NewID(tender.PrefixCharge), MerchantID: c.MerchantID, Livemode: c.Livemode,
-			PaymentIntent: pi.ID, Amount: pi.Amount, Currency: pi.Currency, Status: tender.ChargePending,
-			Customer: pi.Customer, Description: pi.Description, Metadata: pi.Metadata, PaymentMethod: method.ID,
-			Card: method.Card, Provider: pi.Provider, Created: now, Attempt: tender.AttemptAuthorizing, AttemptAt: now,
-			Request:    c.IdempotencyRecord,
-			OffSession: p.OffSession, SaveMethod: pi.SetupFutureUsage != "" && pi.Customer != "",
-		}
-		if err := pi.Transition(tender.StatusProcessing); err != nil {
-			return err
-		}
-		pi.LatestCharge = ch.ID
-		pi.LastPaymentError = nil
-		pi.NextAction = nil
-		if err := tx.InsertCharge(ctx, ch); err != nil {
-			return err
-		}
-		return tx.UpdatePaymentIntent(ctx, pi)
+		at, err = e.beginConfirm(ctx, tx, c, pi, p)
+		return err
 	})
 	if err != nil {
 		return nil, err
 	}
-	if ch == nil {
-		return pi, replay
+	return e.finishConfirm(ctx, c, pi, at)
+}
+
+// attempt is a confirmation's phase 1, for phases 2 and 3 to carry on.
+type attempt struct {
+	ch     *tender.Charge  // nil: nothing to do at the provider
+	method *ResolvedMethod // nil when resuming an interrupted attempt
+	replay error           // the answer of an interrupted attempt that ended
+}
+
+// beginConfirm records a confirmation's attempt on pi, locked in tx: a
+// pending charge, and pi processing (phase 1). A retry of the same
+// idempotent request resumes its own attempt instead.
+func (e *Engine) beginConfirm(ctx context.Context, tx tender.PaymentTx, c Caller, pi *tender.PaymentIntent, p ConfirmParams) (attempt, error) {
+	var at attempt
+	if mine, ok, err := e.resumed(ctx, tx, c, pi); err != nil {
+		return at, err
+	} else if ok {
+		// The same idempotent request, interrupted: finish its attempt if
+		// it is still in flight, else answer as it ended.
+		if mine.Attempt == tender.AttemptAuthorizing {
+			at.ch = mine
+			return at, nil
+		}
+		if lpe := pi.LastPaymentError; mine.Status == tender.ChargeFailed && lpe != nil && lpe.Charge == mine.ID {
+			at.replay = &tender.Error{Type: lpe.Type, Code: lpe.Code, DeclineCode: lpe.DeclineCode, Message: lpe.Message,
+				Param: "payment_method", PaymentIntent: pi}
+		}
+		return at, nil
 	}
+	if pi.Status != tender.StatusRequiresPaymentMethod && pi.Status != tender.StatusRequiresConfirmation {
+		return at, tender.UnexpectedState(pi, "confirm")
+	}
+	pm := pi.PaymentMethod
+	if p.PaymentMethod != "" {
+		pm = p.PaymentMethod
+	}
+	prov, err := e.provider(pi.Provider)
+	if err != nil {
+		return at, err
+	}
+	var method *ResolvedMethod
+	switch {
+	case pm == "" && prov.Info().NoPaymentMethod:
+		method = &ResolvedMethod{}
+	case pm == "":
+		return at, &tender.Error{Type: tender.InvalidRequestError, Code: tender.CodeParameterMissing, Param: "payment_method",
+			Message: "You cannot confirm this PaymentIntent because it's missing a payment method. Pass payment_method or update the PaymentIntent with one first."}
+	default:
+		if method, err = e.resolveMethod(ctx, c.Tenant, pi, pm); err != nil {
+			return at, err
+		}
+	}
+	if p.ReturnURL != "" {
+		pi.ReturnURL = p.ReturnURL
+	}
+	if p.SetupFutureUsage != "" {
+		pi.SetupFutureUsage = p.SetupFutureUsage
+	}
+	if method.Customer != "" && pi.Customer != "" && method.Customer != pi.Customer {
+		return at, tender.InvalidParam(tender.CodeParameterInvalid, "payment_method", "The payment method %s belongs to another customer.", method.ID)
+	}
+	if method.Customer != "" && pi.Customer == "" {
+		pi.Customer = method.Customer
+	}
+	if p.OffSession && (pi.Customer == "" || method.Customer != pi.Customer) {
+		return at, tender.InvalidParam(tender.CodeParameterInvalid, "off_session",
+			"Off-session payments need a customer and a payment method saved to that customer.")
+	}
+	pi.PaymentMethod = method.ID
+	now := e.nowUTC()
+	ch := &tender.Charge{
+		ID: tender.NewID(tender.PrefixCharge), MerchantID: c.MerchantID, Livemode: c.Livemode,
+		PaymentIntent: pi.ID, Amount: pi.Amount, Currency: pi.Currency, Status: tender.ChargePending,
+		Customer: pi.Customer, Description: pi.Description, Metadata: pi.Metadata, PaymentMethod: method.ID,
+		Card: method.Card, Provider: pi.Provider, Created: now, Attempt: tender.AttemptAuthorizing, AttemptAt: now,
+		Request:    c.IdempotencyRecord,
+		OffSession: p.OffSession, SaveMethod: pi.SetupFutureUsage != "" && pi.Customer != "",
+	}
+	if err := pi.Transition(tender.StatusProcessing); err != nil {
+		return at, err
+	}
+	pi.LatestCharge = ch.ID
+	pi.LastPaymentError = nil
+	pi.NextAction = nil
+	if err := tx.InsertCharge(ctx, ch); err != nil {
+		return at, err
+	}
+	if err := tx.UpdatePaymentIntent(ctx, pi); err != nil {
+		return at, err
+	}
+	at.ch, at.method = ch, method
+	return at, nil
+}
+
+// finishConfirm asks the provider (phase 2) and records its answer (phase 3).
+func (e *Engine) finishConfirm(ctx context.Context, c Caller, pi *tender.PaymentIntent, at attempt) (*tender.PaymentIntent, error) {
+	if at.ch == nil {
+		return pi, at.replay
+	}
+	method := at.method
 	if method == nil {
 		// Resuming an interrupted attempt: resolve its method again.
 		method = &ResolvedMethod{}
-		if ch.PaymentMethod != "" {
-			if method, err = e.methods.Resolve(ctx, c.Tenant, ch.PaymentMethod); err != nil {
+		if at.ch.PaymentMethod != "" {
+			var err error
+			if method, err = e.methods.Resolve(ctx, c.Tenant, at.ch.PaymentMethod); err != nil {
 				return nil, err
 			}
 		}
 	}
-	// Phase 2: ask the provider.
-	res, callErr := e.authorize(ctx, pi, ch, method)
+	res, callErr := e.authorize(ctx, pi, at.ch, method)
 	e.fault("after-authorize")
-	// Phase 3: record the outcome.
-	return e.settleCharge(ctx, c, ch.ID, res, callErr)
+	return e.settleCharge(ctx, c, at.ch.ID, res, callErr)
 }
 
 // authorize makes the provider call of an authorize attempt.

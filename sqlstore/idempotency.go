@@ -30,10 +30,14 @@ func scanIdem(row interface{ Scan(...any) error }) (*tender.IdempotencyRecord, e
 // BeginIdempotent inserts a record, or returns the one already there. The
 // unique index decides between concurrent first uses.
 func (db *DB) BeginIdempotent(ctx context.Context, rec *tender.IdempotencyRecord) (*tender.IdempotencyRecord, error) {
-	_, err := db.querier(db.w, nil).ExecContext(ctx, db.q(`INSERT INTO idempotency_keys (`+idemColumns+`) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT (merchant_id, livemode, key) DO NOTHING`),
+	var id string
+	err := db.querier(db.w, nil).QueryRowContext(ctx, db.q(`INSERT INTO idempotency_keys (`+idemColumns+`) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT (merchant_id, livemode, key) DO NOTHING RETURNING id`),
 		rec.ID, rec.Tenant.MerchantID, rec.Tenant.Livemode, rec.Key, rec.RequestHash, rec.Status, rec.ResponseStatus,
-		string(rec.ResponseBody), rec.ResourceID, ms(rec.LockedAt), ms(rec.Created))
-	if err != nil {
+		string(rec.ResponseBody), rec.ResourceID, ms(rec.LockedAt), ms(rec.Created)).Scan(&id)
+	if err == nil {
+		return nil, nil // ours: the common case, in one round trip
+	}
+	if !errors.Is(err, sql.ErrNoRows) {
 		return nil, translate(err)
 	}
 	got, err := scanIdem(db.querier(db.w, nil).QueryRowContext(ctx, db.q(`SELECT `+idemColumns+` FROM idempotency_keys WHERE merchant_id = ? AND livemode = ? AND key = ?`),
@@ -44,9 +48,6 @@ func (db *DB) BeginIdempotent(ctx context.Context, rec *tender.IdempotencyRecord
 	}
 	if err != nil {
 		return nil, err
-	}
-	if got.ID == rec.ID {
-		return nil, nil
 	}
 	return got, nil
 }
@@ -102,6 +103,23 @@ var _ tender.ProviderLedger = (*DB)(nil)
 // cannot both miss the row and overwrite each other, because the second
 // INSERT conflicts, and then the whole update runs again and sees the row.
 func (db *DB) LedgerUpdate(ctx context.Context, provider, key string, fn func(old []byte) ([]byte, time.Time, error)) error {
+	// Most updates create their record (a new payment): try that first, in
+	// one statement; fn must be a pure function of old, as it may run twice.
+	if val, due, err := fn(nil); err == nil && val != nil {
+		var dueAt sql.NullInt64
+		if !due.IsZero() {
+			dueAt = sql.NullInt64{Int64: ms(due), Valid: true}
+		}
+		var k string
+		err := db.querier(db.w, nil).QueryRowContext(ctx, db.q(`INSERT INTO provider_ledger (provider, key, value, due_at) VALUES (?, ?, ?, ?) ON CONFLICT (provider, key) DO NOTHING RETURNING key`),
+			provider, key, string(val), dueAt).Scan(&k)
+		if err == nil {
+			return nil
+		}
+		if !errors.Is(err, sql.ErrNoRows) {
+			return translate(err)
+		}
+	}
 	for attempt := 0; ; attempt++ {
 		err := db.ledgerUpdateOnce(ctx, provider, key, fn)
 		if errors.Is(err, tender.ErrConflict) && attempt < 5 {

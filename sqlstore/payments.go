@@ -20,6 +20,8 @@ type queries struct {
 	db *DB
 	q  querier
 	tx bool
+	// endpoints memoizes webhook endpoints by tenant within a transaction.
+	endpoints map[tender.Tenant][]endpointRow
 }
 
 func (q *queries) forUpdate(lock bool) string {

@@ -248,30 +248,63 @@ func (db *DB) Redeliver(ctx context.Context, t tender.Tenant, eventID, endpointI
 	return n, err
 }
 
-// matchingEndpoints lists the endpoints that receive ev: enabled ones
-// (any status with all=true, for an explicit redelivery) whose events
-// include the type, in their format's vocabulary.
-func (q *queries) matchingEndpoints(ctx context.Context, ev *tender.Event, all bool) ([]string, error) {
-	query := `SELECT id, format, events, status FROM webhook_endpoints WHERE merchant_id = ? AND livemode = ?`
-	rows, err := q.q.QueryContext(ctx, q.db.q(query), ev.MerchantID, ev.Livemode)
+// endpointRow is what event routing needs of an endpoint.
+type endpointRow struct {
+	id, format, status string
+	enabled            []string
+}
+
+// tenantEndpoints reads a tenant's endpoints; inside a transaction, once
+// (a payment writes several events in one transaction).
+func (q *queries) tenantEndpoints(ctx context.Context, t tender.Tenant) ([]endpointRow, error) {
+	if q.tx {
+		if eps, ok := q.endpoints[t]; ok {
+			return eps, nil
+		}
+	}
+	rows, err := q.q.QueryContext(ctx, q.db.q(`SELECT id, format, events, status FROM webhook_endpoints WHERE merchant_id = ? AND livemode = ?`), t.MerchantID, t.Livemode)
 	if err != nil {
 		return nil, err
 	}
 	defer rows.Close()
-	var out []string
-	simple := ""
+	var out []endpointRow
 	for rows.Next() {
-		var id, format, events, status string
-		if err := rows.Scan(&id, &format, &events, &status); err != nil {
+		var r endpointRow
+		var events string
+		if err := rows.Scan(&r.id, &r.format, &events, &r.status); err != nil {
 			return nil, err
 		}
-		if status != tender.EndpointEnabled && !all {
+		json.Unmarshal([]byte(events), &r.enabled)
+		out = append(out, r)
+	}
+	if err := rows.Err(); err != nil {
+		return nil, err
+	}
+	if q.tx {
+		if q.endpoints == nil {
+			q.endpoints = map[tender.Tenant][]endpointRow{}
+		}
+		q.endpoints[t] = out
+	}
+	return out, nil
+}
+
+// matchingEndpoints lists the endpoints that receive ev: enabled ones
+// (any status with all=true, for an explicit redelivery) whose events
+// include the type, in their format's vocabulary.
+func (q *queries) matchingEndpoints(ctx context.Context, ev *tender.Event, all bool) ([]string, error) {
+	eps, err := q.tenantEndpoints(ctx, tender.Tenant{MerchantID: ev.MerchantID, Livemode: ev.Livemode})
+	if err != nil {
+		return nil, err
+	}
+	var out []string
+	simple := ""
+	for _, ep := range eps {
+		if ep.status != tender.EndpointEnabled && !all {
 			continue
 		}
-		var enabled []string
-		json.Unmarshal([]byte(events), &enabled)
 		typ := ev.Type
-		if format == tender.FormatSimple {
+		if ep.format == tender.FormatSimple {
 			if simple == "" {
 				simple = tender.SimpleEventType(ev)
 			}
@@ -279,11 +312,11 @@ func (q *queries) matchingEndpoints(ctx context.Context, ev *tender.Event, all b
 				continue
 			}
 		}
-		if slices.Contains(enabled, "*") || slices.Contains(enabled, typ) {
-			out = append(out, id)
+		if slices.Contains(ep.enabled, "*") || slices.Contains(ep.enabled, typ) {
+			out = append(out, ep.id)
 		}
 	}
-	return out, rows.Err()
+	return out, nil
 }
 
 func (q *queries) insertDelivery(ctx context.Context, ev *tender.Event, endpointID string) error {

@@ -25,6 +25,8 @@ package sandbox
 import (
 	"context"
 	"crypto/rand"
+	"crypto/sha256"
+	"encoding/base32"
 	"encoding/hex"
 	"encoding/json"
 	"errors"
@@ -278,30 +280,15 @@ func (s *Sandbox) Authorize(ctx context.Context, req *tender.AuthorizeRequest) (
 		return nil, noSuchPaymentMethod(req.PaymentMethod)
 	}
 
-	// Claim the idempotency key: its first call picks the reference, every
-	// later one (concurrent or after a crash) reads it.
-	var ref string
-	err := s.ledger.LedgerUpdate(ctx, Key, opKey("authorize", &req.ProviderCall), func(old []byte) ([]byte, time.Time, error) {
-		if old != nil {
-			var op opRecord
-			if err := json.Unmarshal(old, &op); err != nil {
-				return nil, time.Time{}, fmt.Errorf("sandbox: decode authorize record: %w", err)
-			}
-			ref = op.Ref
-			return nil, time.Time{}, nil
-		}
-		ref = tender.NewID("sbx")
-		b, err := json.Marshal(opRecord{Ref: ref})
-		return b, time.Time{}, err
-	})
-	if err != nil {
-		return nil, err
-	}
+	// The reference is derived from the idempotency key, so that the
+	// payment's one record is both the key's claim and the payment: a
+	// repeated call (concurrent, or after a crash) finds it, in one update.
+	ref := authorizeRef(&req.ProviderCall)
 
 	// Create the payment unless an earlier call already did.
 	now := s.now()
 	var p payment
-	err = s.ledger.LedgerUpdate(ctx, Key, paymentKey(ref), func(old []byte) ([]byte, time.Time, error) {
+	err := s.ledger.LedgerUpdate(ctx, Key, paymentKey(ref), func(old []byte) ([]byte, time.Time, error) {
 		if old != nil {
 			p = payment{}
 			if err := json.Unmarshal(old, &p); err != nil {
@@ -514,17 +501,32 @@ func (s *Sandbox) Retrieve(ctx context.Context, req *tender.RetrieveRequest) (*t
 	}
 	ref := req.Reference
 	if ref == "" {
-		op, err := s.getOp(ctx, opKey("authorize", &req.ProviderCall))
-		if err != nil {
-			return nil, err
-		}
-		ref = op.Ref
+		ref = authorizeRef(&req.ProviderCall)
 	}
 	p, err := s.getPayment(ctx, ref, &req.ProviderCall)
 	if err != nil {
 		return nil, err
 	}
 	return s.result(p), nil
+}
+
+// authorizeRef is the reference of the payment an authorize call's
+// idempotency key makes: "sbx_" and 26 base32 digits of a SHA-256 of the
+// merchant, mode and key, so that one merchant's key never names another's
+// payment.
+func authorizeRef(call *tender.ProviderCall) string {
+	sum := sha256.Sum256([]byte(call.MerchantID + "|" + modeOf(call.Livemode) + "|" + call.IdempotencyKey))
+	return "sbx_" + refEncoding.EncodeToString(sum[:16])
+}
+
+// refEncoding writes references in the alphabet of Tender's ids.
+var refEncoding = base32.NewEncoding("0123456789abcdefghjkmnpqrstvwxyz").WithPadding(base32.NoPadding)
+
+func modeOf(live bool) string {
+	if live {
+		return "live"
+	}
+	return "test"
 }
 
 // RetrieveRefund reports where a refund stands, by reference or by the
