@@ -100,8 +100,7 @@ CREATE TABLE bench_events (
     data            TEXT NOT NULL
 );
 CREATE INDEX bench_events_list ON bench_events (merchant_id, livemode, id);
-CREATE INDEX bench_events_type ON bench_events (merchant_id, livemode, type, id);
-CREATE INDEX bench_events_object ON bench_events (merchant_id, livemode, object_id, id)`
+CREATE INDEX bench_events_type ON bench_events (merchant_id, livemode, type, id)`
 
 var baselineTableNames = []string{"bench_idempotency", "bench_payments", "bench_refunds", "bench_events"}
 
