@@ -186,9 +186,11 @@ func TestCrashDuringKeyRotation(t *testing.T) {
 					t.Fatalf("endpoint: %d %v", status, m)
 				}
 				secrets[path] = m["secret"].(string)
+				secret(secrets[path])
 			}
 			p.Kill()
 			newKey := vault.EncodeKey(vault.NewKey())
+			secret(newKey)
 			file := filepath.Join(t.TempDir(), "new.key")
 			os.WriteFile(file, []byte(newKey), 0o600)
 			// Start the rotation and kill it almost at once.

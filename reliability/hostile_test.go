@@ -88,7 +88,7 @@ func TestHostileInput(t *testing.T) {
 	}
 	for _, kind := range testdb.Kinds(t) {
 		t.Run(kind, func(t *testing.T) {
-			s := testserver.Start(t, testserver.Options{Kind: kind})
+			s := watched(t, testserver.Options{Kind: kind})
 			for _, tc := range append(cases, valid...) {
 				t.Run(tc.name, func(t *testing.T) {
 					h := http.Header{}
@@ -100,6 +100,7 @@ func TestHostileInput(t *testing.T) {
 						req.Raw = []byte(tc.body)
 					}
 					resp := s.Do(t, req)
+					capture(string(resp.Body))
 					count(func() {
 						tally.requests++
 						tally.badInputs++

@@ -74,7 +74,7 @@ func TestIsolation(t *testing.T) {
 	}
 	for _, kind := range testdb.Kinds(t) {
 		t.Run(kind, func(t *testing.T) {
-			s := testserver.Start(t, testserver.Options{Kind: kind})
+			s := watched(t, testserver.Options{Kind: kind})
 			owner := &client{t, s, s.Merchant.TestSecretKey}
 			ids := makeObjects(owner)
 			other := s.NewMerchant(t, "Intruder")

@@ -23,6 +23,7 @@ func TestFaultyProvider(t *testing.T) {
 			fake := stripefake.New()
 			defer fake.Close()
 			fake.AddAccount("acct", "sk_test_reliab1lityKey0000000000000000", "pk_test_reliab1lityKey0000000000000000")
+			secret("sk_test_reliab1lityKey0000000000000000")
 			c := newCluster(t, kind, map[string]string{"TENDER_STRIPE_API_URL": fake.URL, "TENDER_PROVIDER_TIMEOUT": "2s",
 				"TENDER_RECOVER_AFTER": "3s", "TENDER_RECOVERY_INTERVAL": "200ms"})
 			p := c.start(t, nil)
