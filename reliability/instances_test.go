@@ -132,7 +132,12 @@ func TestManyInstances(t *testing.T) {
 			wg.Add(1)
 			go func() {
 				defer wg.Done()
-				call(procs[i%3].URL, c.key, "POST", "/v1/refunds", url.Values{"payment_intent": {id}, "amount": {"100"}}, "")
+				status, m := call(procs[i%3].URL, c.key, "POST", "/v1/refunds", url.Values{"payment_intent": {id}, "amount": {"100"}}, "")
+				if e, _ := m["error"].(map[string]any); status != 200 && !(status == 400 && e["code"] == "amount_too_large") && !(status == 400 && e["code"] == "charge_already_refunded") {
+					t.Errorf("refund of %s: %d %v", id, status, m)
+				} else if status == 200 && m["status"] != "succeeded" {
+					t.Errorf("refund of %s is %v", id, m["status"])
+				}
 			}()
 		}
 	}
