@@ -41,7 +41,7 @@ type Config struct {
 	// Timeout bounds one delivery (default 10s).
 	Timeout time.Duration
 	// Workers is how many deliveries run at once (default 64); PerEndpoint
-	// caps one endpoint's share (default 8), so a slow endpoint cannot hold
+	// caps one endpoint's share (default 32), so a slow endpoint cannot hold
 	// the others up.
 	Workers     int
 	PerEndpoint int
@@ -93,7 +93,7 @@ func New(cfg Config) *Service {
 		s.workers = 64
 	}
 	if s.perEndpoint <= 0 {
-		s.perEndpoint = 8
+		s.perEndpoint = 32
 	}
 	if s.poll <= 0 {
 		s.poll = 200 * time.Millisecond
@@ -194,7 +194,7 @@ func (s *Service) dispatch(ctx context.Context, sem chan struct{}, wg *sync.Wait
 	for _, d := range ds {
 		if !s.acquire(d.EndpointID) {
 			// This endpoint has enough in flight: try again shortly.
-			d.NextAttemptAt = s.now().Add(500 * time.Millisecond)
+			d.NextAttemptAt = s.now().Add(100 * time.Millisecond)
 			if err := s.store.RecordAttempt(ctx, d); err != nil {
 				s.log.Error("webhooks: requeue", "delivery", d.ID, "error", err)
 			}
