@@ -20,8 +20,9 @@ import (
 	"sync"
 	"time"
 
+	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgconn"
-	_ "github.com/jackc/pgx/v5/stdlib" // registers the "pgx" driver
+	"github.com/jackc/pgx/v5/stdlib" // also registers the "pgx" driver
 	"modernc.org/sqlite"
 	sqlite3 "modernc.org/sqlite/lib"
 
@@ -59,6 +60,9 @@ type Options struct {
 	// MaxConns caps PostgreSQL connections (default 20) and SQLite readers
 	// (default 4 × GOMAXPROCS).
 	MaxConns int
+
+	// tracer sees every PostgreSQL statement (tests set it to check plans).
+	tracer pgx.QueryTracer
 }
 
 // ParseURL tells which database a TENDER_DATABASE_URL names. It accepts
@@ -168,6 +172,15 @@ func (db *DB) openPostgres(dsn string, opt Options) error {
 	p, err := sql.Open("pgx", dsn)
 	if err != nil {
 		return fmt.Errorf("open PostgreSQL %s: %w", redactURL(dsn), err)
+	}
+	if opt.tracer != nil {
+		p.Close()
+		cfg, err := pgx.ParseConfig(dsn)
+		if err != nil {
+			return fmt.Errorf("open PostgreSQL %s: %w", redactURL(dsn), err)
+		}
+		cfg.Tracer = opt.tracer
+		p = stdlib.OpenDB(*cfg)
 	}
 	n := opt.MaxConns
 	if n <= 0 {
