@@ -91,6 +91,12 @@ type PaymentTx interface {
 	// BindIdempotency records which object an idempotent request created,
 	// so that a retry of an interrupted request resumes it.
 	BindIdempotency(ctx context.Context, t Tenant, recordID, resourceID string) error
+	// ClaimIdempotency inserts an idempotent request's record as part of the
+	// request's first change; false (and nothing written) if the key exists.
+	ClaimIdempotency(ctx context.Context, rec *IdempotencyRecord) (bool, error)
+	// FinishIdempotency stores an idempotent request's response as part of
+	// the request's last change.
+	FinishIdempotency(ctx context.Context, t Tenant, id string, status int, body []byte) error
 	InsertCustomer(ctx context.Context, c *Customer) error
 	UpdateCustomer(ctx context.Context, c *Customer) error
 	InsertPaymentMethod(ctx context.Context, pm *PaymentMethod) error

@@ -2,6 +2,7 @@ package api
 
 import (
 	"bytes"
+	"context"
 	"crypto/sha256"
 	"encoding/hex"
 	"encoding/json"
@@ -11,6 +12,7 @@ import (
 
 	"github.com/tenderhq/tender"
 	"github.com/tenderhq/tender/api/params"
+	"github.com/tenderhq/tender/engine"
 )
 
 // maxIdempotencyKey is Stripe's limit on Idempotency-Key.
@@ -47,7 +49,7 @@ func (b *bufferedWriter) WriteHeader(code int) {
 // a 5xx leaves the key for the retry to resume the interrupted work
 // (every phase of the engine is safe to repeat), instead of replaying the
 // failure forever.
-func (s *Server) idempotent(w http.ResponseWriter, r *http.Request, a *Auth, key string, h HandlerFunc) {
+func (s *Server) idempotent(w http.ResponseWriter, r *http.Request, a *Auth, key string, inline bool, h HandlerFunc) {
 	if len(key) > maxIdempotencyKey {
 		s.WriteError(w, r, tender.InvalidRequest(tender.CodeParameterInvalid,
 			"Idempotency-Key must be at most %d characters; got %d.", maxIdempotencyKey, len(key)))
@@ -68,8 +70,16 @@ func (s *Server) idempotent(w http.ResponseWriter, r *http.Request, a *Auth, key
 	sum := sha256.Sum256(append([]byte(r.Method+" "+r.URL.Path+"\n"), fingerprint...))
 	now := s.now().UTC()
 	t := tender.Tenant{MerchantID: a.MerchantID, Livemode: a.Livemode}
-	rec := &tender.IdempotencyRecord{ID: tender.NewID("idr"), Tenant: t, Key: key, RequestHash: hex.EncodeToString(sum[:]),
-		Status: tender.IdempotencyInFlight, LockedAt: now, Created: now}
+	record := func() *tender.IdempotencyRecord {
+		return &tender.IdempotencyRecord{ID: tender.NewID("idr"), Tenant: t, Key: key, RequestHash: hex.EncodeToString(sum[:]),
+			Status: tender.IdempotencyInFlight, LockedAt: now, Created: now}
+	}
+	if inline && s.inlineIdempotent(w, r, t, key, record(), h) {
+		return
+	}
+	// The key is known (or, inline, was taken while the request ran; it
+	// changed nothing): replay, refuse, resume or run under a new record.
+	rec := record()
 	existing, err := s.payments.BeginIdempotent(r.Context(), rec)
 	if err != nil {
 		s.WriteError(w, r, err)
@@ -118,13 +128,8 @@ func (s *Server) idempotent(w http.ResponseWriter, r *http.Request, a *Auth, key
 	if buf.status == 0 {
 		buf.status = http.StatusOK
 	}
-	// Record the outcome even if the client has gone away.
-	ctx := r.Context()
-	if ctx.Err() != nil {
-		var cancel func()
-		ctx, cancel = contextWithoutCancel(ctx, 10*time.Second)
-		defer cancel()
-	}
+	ctx, cancel := outliving(r.Context())
+	defer cancel()
 	switch {
 	case buf.status >= 500:
 		err = s.payments.ReleaseIdempotent(ctx, t, rec.ID)
@@ -136,6 +141,66 @@ func (s *Server) idempotent(w http.ResponseWriter, r *http.Request, a *Auth, key
 	if err != nil {
 		s.log.Error("record idempotent response", "request_id", st.id, "error", err)
 	}
+	send(w, buf, key)
+}
+
+// inlineIdempotent runs h with its record for the engine to write in the
+// request's own transactions (engine.Idempotency): a new key then costs no
+// commit of its own, and a payment's answer is stored with its outcome. It
+// reports false, having sent nothing, if the key turned out to be taken.
+func (s *Server) inlineIdempotent(w http.ResponseWriter, r *http.Request, t tender.Tenant, key string, rec *tender.IdempotencyRecord, h HandlerFunc) bool {
+	st := state(r.Context())
+	idem := &engine.Idempotency{Record: rec}
+	st.idem, st.inline = rec, idem
+	buf := &bufferedWriter{header: http.Header{}}
+	if err := h(buf, r); err != nil {
+		if idem.Lost() {
+			st.idem, st.inline = nil, nil
+			return false
+		}
+		s.WriteError(buf, r, err)
+	}
+	if buf.status == 0 {
+		buf.status = http.StatusOK
+	}
+	ctx, cancel := outliving(r.Context())
+	defer cancel()
+	var err error
+	switch {
+	case !idem.Written() && buf.status < 400:
+		// An answer without a change (not expected of the routes that run
+		// inline): keep it like any other.
+		var existing *tender.IdempotencyRecord
+		if existing, err = s.payments.BeginIdempotent(ctx, rec); err == nil && existing == nil {
+			err = s.payments.FinishIdempotent(ctx, t, rec.ID, buf.status, buf.body.Bytes())
+		}
+	case !idem.Written():
+		// Refused before changing anything: nothing was written to forget.
+	case buf.status >= 500:
+		err = s.payments.ReleaseIdempotent(ctx, t, rec.ID)
+	case buf.status == http.StatusOK && bytes.Equal(idem.Response(), buf.body.Bytes()):
+		// Stored with the outcome.
+	default:
+		err = s.payments.FinishIdempotent(ctx, t, rec.ID, buf.status, buf.body.Bytes())
+	}
+	if err != nil {
+		s.log.Error("record idempotent response", "request_id", st.id, "error", err)
+	}
+	send(w, buf, key)
+	return true
+}
+
+// outliving is the context to record a request's outcome in: the record is
+// written even if the client has gone away.
+func outliving(ctx context.Context) (context.Context, context.CancelFunc) {
+	if ctx.Err() != nil {
+		return contextWithoutCancel(ctx, 10*time.Second)
+	}
+	return ctx, func() {}
+}
+
+// send writes a buffered response under its Idempotency-Key.
+func send(w http.ResponseWriter, buf *bufferedWriter, key string) {
 	for k, v := range buf.header {
 		w.Header()[k] = v
 	}

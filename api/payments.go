@@ -22,6 +22,18 @@ func (s *Server) caller(r *http.Request) engine.Caller {
 			c.Resuming, c.Resume = true, st.idem.ResourceID
 		}
 	}
+	c.Idem = st.inline
+	return c
+}
+
+// intentCaller is caller for a call that ends with the intent the handler
+// sends as is (no expansions): the engine can store that answer with the
+// outcome.
+func (s *Server) intentCaller(r *http.Request, expand []string) engine.Caller {
+	c := s.caller(r)
+	if c.Idem != nil && len(expand) == 0 {
+		c.Idem.Render = func(pi *tender.PaymentIntent) []byte { return jsonBody(pi.JSON()) }
+	}
 	return c
 }
 
@@ -111,7 +123,7 @@ func (s *Server) createPaymentIntent(w http.ResponseWriter, r *http.Request) err
 	if p.AutomaticPaymentMethods != nil && p.AutomaticPaymentMethods.Enabled && len(p.PaymentMethodTypes) > 0 {
 		return tender.InvalidParam(tender.CodeParameterInvalid, "automatic_payment_methods", "You may pass either automatic_payment_methods or payment_method_types, not both.")
 	}
-	pi, err := s.engine.CreatePaymentIntent(r.Context(), s.caller(r), engine.CreateIntentParams{
+	pi, err := s.engine.CreatePaymentIntent(r.Context(), s.intentCaller(r, p.Expand), engine.CreateIntentParams{
 		Amount: *p.Amount, Currency: cur, Customer: p.Customer, Description: p.Description, Metadata: p.Metadata,
 		CaptureMethod: p.CaptureMethod, PaymentMethod: p.PaymentMethod, PaymentMethodTypes: p.PaymentMethodTypes,
 		Provider: p.Provider, ReceiptEmail: p.ReceiptEmail, SetupFutureUsage: p.SetupFutureUsage,
@@ -229,7 +241,7 @@ func (s *Server) confirmPaymentIntent(w http.ResponseWriter, r *http.Request) er
 			return tender.InvalidParam(tender.CodeParameterInvalid, "off_session", "off_session cannot be used with a publishable key.")
 		}
 	}
-	pi, err := s.engine.ConfirmPaymentIntent(r.Context(), s.caller(r), r.PathValue("id"), engine.ConfirmParams{
+	pi, err := s.engine.ConfirmPaymentIntent(r.Context(), s.intentCaller(r, p.Expand), r.PathValue("id"), engine.ConfirmParams{
 		PaymentMethod: p.PaymentMethod, ReturnURL: p.ReturnURL, OffSession: bool(p.OffSession), SetupFutureUsage: p.SetupFutureUsage})
 	if err != nil {
 		return err

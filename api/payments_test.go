@@ -1,6 +1,7 @@
 package api_test
 
 import (
+	"encoding/json"
 	"fmt"
 	"net/http"
 	"net/url"
@@ -356,6 +357,102 @@ func TestIdempotency(t *testing.T) {
 		}
 		if r := c.post("/v1/payment_intents", form("amount", "100", "currency", "usd"), "Idempotency-Key", strings.Repeat("k", 256)); r.Status != 400 {
 			t.Fatalf("256-character key: %d", r.Status)
+		}
+	})
+}
+
+// TestIdempotencyInline covers the routes whose Idempotency-Key record the
+// engine writes in the payment's own transactions: each way their answer
+// is stored (with the outcome, or after it) replays byte for byte, and
+// concurrent requests with one key charge once.
+func TestIdempotencyInline(t *testing.T) {
+	eachDB(t, testserver.Options{Env: map[string]string{"TENDER_RATE_LIMIT_PAYMENTS": "0"}}, func(t *testing.T, s *testserver.Server) {
+		c := newClient(t, s, s.Merchant.TestSecretKey)
+		cus := c.ok(c.post("/v1/customers", form("email", "a@example.com")))
+		pending := c.ok(c.post("/v1/payment_intents", form("amount", "900", "currency", "usd")))
+		tests := []struct {
+			name, path string
+			form       url.Values
+			status     int
+			charges    int // charges of the intent after all requests
+		}{
+			{"create-confirm", "/v1/payment_intents", form("amount", "500", "currency", "usd", "payment_method", "pm_card_visa", "confirm", "true"), 200, 1},
+			{"expanded", "/v1/payment_intents", form("amount", "501", "currency", "usd", "payment_method", "pm_card_visa", "confirm", "true", "expand[]", "latest_charge"), 200, 1},
+			{"declined", "/v1/payment_intents", form("amount", "502", "currency", "usd", "payment_method", "pm_card_chargeDeclined", "confirm", "true"), 402, 1},
+			{"saving the card", "/v1/payment_intents", form("amount", "503", "currency", "usd", "payment_method", "pm_card_visa", "confirm", "true",
+				"customer", cus["id"].(string), "setup_future_usage", "off_session"), 200, 1},
+			{"manual capture", "/v1/payment_intents", form("amount", "504", "currency", "usd", "payment_method", "pm_card_visa", "confirm", "true", "capture_method", "manual"), 200, 1},
+			{"create only", "/v1/payment_intents", form("amount", "505", "currency", "usd"), 200, 0},
+			{"confirm", "/v1/payment_intents/" + pending["id"].(string) + "/confirm", form("payment_method", "pm_card_visa"), 200, 1},
+		}
+		for _, tc := range tests {
+			t.Run(tc.name, func(t *testing.T) {
+				key := "inline-" + tc.name
+				bodies := make([]*testserver.Response, 8)
+				var wg sync.WaitGroup
+				for i := range bodies {
+					wg.Add(1)
+					go func() {
+						defer wg.Done()
+						bodies[i] = s.Do(t, testserver.Request{Method: "POST", Path: tc.path, Key: c.key, Form: tc.form, Header: header("Idempotency-Key", key)})
+					}()
+				}
+				wg.Wait()
+				var first string
+				for _, r := range bodies {
+					switch {
+					case r.Status == 409:
+					case r.Status != tc.status:
+						t.Fatalf("answer %d, want %d or 409: %s", r.Status, tc.status, r.Body)
+					case first == "":
+						first = string(r.Body)
+					case string(r.Body) != first:
+						t.Fatalf("two different answers:\n%s\n%s", first, r.Body)
+					}
+				}
+				replay := s.Do(t, testserver.Request{Method: "POST", Path: tc.path, Key: c.key, Form: tc.form, Header: header("Idempotency-Key", key)})
+				if replay.Status != tc.status || replay.Header.Get("Idempotent-Replayed") != "true" {
+					t.Fatalf("replay: %d %q %s", replay.Status, replay.Header.Get("Idempotent-Replayed"), replay.Body)
+				}
+				if first != "" && string(replay.Body) != first {
+					t.Fatalf("replay differs from the first answer:\n%s\n%s", first, replay.Body)
+				}
+				var got map[string]any
+				if err := json.Unmarshal(replay.Body, &got); err != nil {
+					t.Fatal(err)
+				}
+				pi := got
+				if e, ok := got["error"].(map[string]any); ok {
+					pi = e["payment_intent"].(map[string]any)
+				}
+				if tc.name == "expanded" {
+					if _, ok := pi["latest_charge"].(map[string]any); !ok {
+						t.Fatalf("latest_charge not expanded in the replay: %v", pi["latest_charge"])
+					}
+				}
+				charges := c.ok(c.get("/v1/charges?payment_intent=" + pi["id"].(string)))["data"].([]any)
+				if len(charges) != tc.charges {
+					t.Fatalf("%d charges, want %d", len(charges), tc.charges)
+				}
+				if tc.path == "/v1/payment_intents" {
+					amount := tc.form.Get("amount")
+					list := c.ok(c.get("/v1/payment_intents?limit=100"))["data"].([]any)
+					n := 0
+					for _, it := range list {
+						if fmt.Sprint(num(it.(map[string]any)["amount"])) == amount {
+							n++
+						}
+					}
+					if n != 1 {
+						t.Fatalf("%d intents of %s, want 1", n, amount)
+					}
+				}
+			})
+		}
+		// The saved card is attached once.
+		pms := c.ok(c.get("/v1/customers/" + cus["id"].(string) + "/payment_methods"))["data"].([]any)
+		if len(pms) != 1 {
+			t.Fatalf("the customer has %d payment methods, want 1", len(pms))
 		}
 	})
 }

@@ -6,6 +6,7 @@ import (
 
 	"github.com/tenderhq/tender"
 	"github.com/tenderhq/tender/api/params"
+	"github.com/tenderhq/tender/engine"
 )
 
 type ctxKey struct{}
@@ -21,6 +22,8 @@ type reqState struct {
 	params params.Values
 	// idem is the idempotency record the request runs under, if any.
 	idem *tender.IdempotencyRecord
+	// inline: the engine writes idem in the request's own transactions.
+	inline *engine.Idempotency
 	// resumed: this request took over an interrupted one with the same key.
 	resumed bool
 	// committed: the request changed stored state (decides whether an

@@ -14,15 +14,21 @@ import (
 
 // WriteJSON writes v as the JSON body with status.
 func WriteJSON(w http.ResponseWriter, status int, v any) {
+	b := jsonBody(v)
+	h := w.Header()
+	h.Set("Content-Type", "application/json")
+	w.WriteHeader(status)
+	w.Write(b)
+}
+
+// jsonBody is the body WriteJSON sends for v.
+func jsonBody(v any) []byte {
 	b, err := json.Marshal(v)
 	if err != nil {
 		// Every response type is ours; failing to encode one is a bug.
 		panic("api: encode response: " + err.Error())
 	}
-	h := w.Header()
-	h.Set("Content-Type", "application/json")
-	w.WriteHeader(status)
-	w.Write(append(b, '\n'))
+	return append(b, '\n')
 }
 
 // Decode reads the request's parameters (JSON, form with Stripe's bracket

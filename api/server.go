@@ -99,6 +99,10 @@ type Route struct {
 	// Simple routes are seed 001's face: answers and errors are wrapped in
 	// {"success": …, "data"|"error": …}.
 	Simple bool
+	// InlineIdempotency: the handler passes s.caller(r) to one engine call
+	// that accepts an engine.Idempotency, so that an Idempotency-Key's
+	// record is written in the call's own transactions.
+	InlineIdempotency bool
 }
 
 // New builds a server with the canonical API's routes.
@@ -179,7 +183,7 @@ func (s *Server) wrap(rt Route, h HandlerFunc) http.Handler {
 				return
 			}
 			if key := r.Header.Get("Idempotency-Key"); key != "" && r.Method == http.MethodPost {
-				s.idempotent(w, r, a, key, h)
+				s.idempotent(w, r, a, key, rt.InlineIdempotency, h)
 				s.wakeIfCommitted(st)
 				return
 			}
@@ -249,11 +253,11 @@ func (s *Server) routes() {
 	s.Handle("POST /v1/account", Route{Scope: tender.ScopeMerchantWrite}, s.updateAccount)
 
 	read, write := Route{Scope: tender.ScopePaymentsRead}, Route{Scope: tender.ScopePaymentsWrite}
-	s.Handle("POST /v1/payment_intents", Route{Scope: tender.ScopePaymentsWrite, Payment: true}, s.createPaymentIntent)
+	s.Handle("POST /v1/payment_intents", Route{Scope: tender.ScopePaymentsWrite, Payment: true, InlineIdempotency: true}, s.createPaymentIntent)
 	s.Handle("GET /v1/payment_intents", read, s.listPaymentIntents)
 	s.Handle("GET /v1/payment_intents/{id}", Route{Scope: tender.ScopePaymentsRead, Browser: true}, s.getPaymentIntent)
 	s.Handle("POST /v1/payment_intents/{id}", write, s.updatePaymentIntent)
-	s.Handle("POST /v1/payment_intents/{id}/confirm", Route{Scope: tender.ScopePaymentsWrite, Payment: true, Browser: true}, s.confirmPaymentIntent)
+	s.Handle("POST /v1/payment_intents/{id}/confirm", Route{Scope: tender.ScopePaymentsWrite, Payment: true, Browser: true, InlineIdempotency: true}, s.confirmPaymentIntent)
 	s.Handle("POST /v1/payment_intents/{id}/capture", write, s.capturePaymentIntent)
 	s.Handle("POST /v1/payment_intents/{id}/cancel", write, s.cancelPaymentIntent)
 	s.Handle("GET /v1/charges", read, s.listCharges)

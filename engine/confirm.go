@@ -259,6 +259,7 @@ func (e *Engine) settleCharge(ctx context.Context, c Caller, chargeID string, re
 	}
 	var pi *tender.PaymentIntent
 	var clientErr error
+	var answer []byte
 	err := e.inTx(ctx, c, func(tx tender.PaymentTx) error {
 		ch, err := tx.Charge(ctx, c.Tenant, chargeID, true)
 		if err != nil {
@@ -269,10 +270,17 @@ func (e *Engine) settleCharge(ctx context.Context, c Caller, chargeID string, re
 			return err
 		}
 		clientErr, err = e.applyResult(ctx, tx, c, pi, ch, res, callErr)
+		if err != nil || clientErr != nil {
+			return err
+		}
+		answer, err = respond(ctx, tx, c, pi)
 		return err
 	})
 	if err != nil {
 		return nil, err
+	}
+	if answer != nil {
+		c.Idem.body = answer
 	}
 	if clientErr != nil {
 		return pi, clientErr

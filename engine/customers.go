@@ -517,6 +517,10 @@ func (r resolver) Resolve(ctx context.Context, t tender.Tenant, id string) (*Res
 // a bare token, and attached to the customer before the charge (Stripe
 // refuses to attach a method after it was used without a customer).
 func (e *Engine) savePaymentMethod(ctx context.Context, c Caller, pi *tender.PaymentIntent, pmID string) (string, error) {
+	// Providers are called next: the request's key must be ours first.
+	if err := e.claim(ctx, c); err != nil {
+		return "", err
+	}
 	m, err := e.methods.Resolve(ctx, c.Tenant, pmID)
 	if err != nil {
 		return "", err

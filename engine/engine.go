@@ -140,15 +140,107 @@ type Caller struct {
 	// the API keeps an idempotent request's error response only if the
 	// request changed something.
 	OnCommit func()
+	// Idem, if set, is the request's idempotency record for the engine to
+	// write in the call's own transactions (see Idempotency). Only
+	// CreatePaymentIntent and ConfirmPaymentIntent accept one.
+	Idem *Idempotency
 }
 
-// inTx runs fn in a write transaction on behalf of c.
+// ErrKeyInUse is returned by a call whose Idempotency record could not be
+// claimed: another request holds the key. Nothing was changed; the API
+// answers as for any request that finds its key taken.
+var ErrKeyInUse = errors.New("engine: the idempotency key is in use")
+
+// Idempotency lets an idempotent request's record ride in the call's own
+// transactions instead of in ones of their own: the record is inserted by
+// the first transaction the call commits (with the object it creates), and
+// the response is stored by the transaction that records the provider's
+// answer, when the call ends there. A request that changes nothing never
+// writes its record. Before any provider call the record is claimed on its
+// own, so a provider is never asked twice for one key.
+type Idempotency struct {
+	// Record is the request's record, not yet written (Status in flight).
+	Record *tender.IdempotencyRecord
+	// Render, if set, is the response (status 200) the API sends for a call
+	// that ends with pi; its bytes are stored with the outcome.
+	Render func(pi *tender.PaymentIntent) []byte
+
+	written bool
+	lost    bool
+	body    []byte
+}
+
+// Written reports whether the record was written (claimed).
+func (i *Idempotency) Written() bool { return i.written }
+
+// Lost reports whether another request held the key.
+func (i *Idempotency) Lost() bool { return i.lost }
+
+// Response is the body stored as the request's response by the call's last
+// transaction (nil if it did not store one).
+func (i *Idempotency) Response() []byte { return i.body }
+
+// pending reports whether c carries a record still to write.
+func (c Caller) pending() bool { return c.Idem != nil && !c.Idem.written }
+
+// claim writes c's record on its own if it is still pending: before any
+// provider call that no transaction of the call preceded.
+func (e *Engine) claim(ctx context.Context, c Caller) error {
+	if !c.pending() {
+		return nil
+	}
+	existing, err := e.store.BeginIdempotent(ctx, c.Idem.Record)
+	if err != nil {
+		return err
+	}
+	if existing != nil {
+		c.Idem.lost = true
+		return ErrKeyInUse
+	}
+	c.Idem.written = true
+	return nil
+}
+
+// inTx runs fn in a write transaction on behalf of c; the transaction also
+// claims c's idempotency record if it is pending.
 func (e *Engine) inTx(ctx context.Context, c Caller, fn func(tx tender.PaymentTx) error) error {
-	err := e.store.InTx(ctx, fn)
+	claim := c.pending()
+	err := e.store.InTx(ctx, func(tx tender.PaymentTx) error {
+		if claim {
+			ok, err := tx.ClaimIdempotency(ctx, c.Idem.Record)
+			if err != nil {
+				return err
+			}
+			if !ok {
+				return ErrKeyInUse
+			}
+		}
+		return fn(tx)
+	})
+	if claim {
+		switch {
+		case err == nil:
+			c.Idem.written = true
+		case errors.Is(err, ErrKeyInUse):
+			c.Idem.lost = true
+		}
+	}
 	if err == nil && c.OnCommit != nil {
 		c.OnCommit()
 	}
 	return err
+}
+
+// respond stores, in tx, the response to c's idempotent request that ends
+// with pi, if the API renders it, and returns it: the transaction that
+// records the call's outcome records the answer too. The API compares what
+// it sends with it.
+func respond(ctx context.Context, tx tender.PaymentTx, c Caller, pi *tender.PaymentIntent) ([]byte, error) {
+	if c.Idem == nil || c.Idem.Render == nil || !c.Idem.written {
+		return nil, nil
+	}
+	body := c.Idem.Render(pi)
+	return body, tx.FinishIdempotency(ctx, c.Tenant, c.Idem.Record.ID, 200, body)
 }
 
 func (e *Engine) nowUTC() time.Time { return e.now().UTC() }

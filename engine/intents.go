@@ -294,11 +294,15 @@ func (e *Engine) CreatePaymentIntent(ctx context.Context, c Caller, p CreateInte
 	// With confirm, the creation and the attempt's first phase are one
 	// transaction: one commit fewer on the hottest path.
 	var at attempt
+	claim := c.pending()
+	if claim {
+		c.Idem.Record.ResourceID = pi.ID // written with the intent, bound from the start
+	}
 	err = e.inTx(ctx, c, func(tx tender.PaymentTx) error {
 		if err := tx.InsertPaymentIntent(ctx, pi); err != nil {
 			return err
 		}
-		if c.IdempotencyRecord != "" {
+		if c.IdempotencyRecord != "" && !claim {
 			if err := tx.BindIdempotency(ctx, c.Tenant, c.IdempotencyRecord, pi.ID); err != nil {
 				return err
 			}

@@ -30,15 +30,12 @@ func scanIdem(row interface{ Scan(...any) error }) (*tender.IdempotencyRecord, e
 // BeginIdempotent inserts a record, or returns the one already there. The
 // unique index decides between concurrent first uses.
 func (db *DB) BeginIdempotent(ctx context.Context, rec *tender.IdempotencyRecord) (*tender.IdempotencyRecord, error) {
-	var id string
-	err := db.querier(db.w, nil).QueryRowContext(ctx, db.q(`INSERT INTO idempotency_keys (`+idemColumns+`) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT (merchant_id, livemode, key) DO NOTHING RETURNING id`),
-		rec.ID, rec.Tenant.MerchantID, rec.Tenant.Livemode, rec.Key, rec.RequestHash, rec.Status, rec.ResponseStatus,
-		string(rec.ResponseBody), rec.ResourceID, ms(rec.LockedAt), ms(rec.Created)).Scan(&id)
-	if err == nil {
-		return nil, nil // ours: the common case, in one round trip
+	ok, err := insertIdem(ctx, db, db.querier(db.w, nil), rec)
+	if err != nil {
+		return nil, err
 	}
-	if !errors.Is(err, sql.ErrNoRows) {
-		return nil, translate(err)
+	if ok {
+		return nil, nil // ours: the common case, in one round trip
 	}
 	got, err := scanIdem(db.querier(db.w, nil).QueryRowContext(ctx, db.q(`SELECT `+idemColumns+` FROM idempotency_keys WHERE merchant_id = ? AND livemode = ? AND key = ?`),
 		rec.Tenant.MerchantID, rec.Tenant.Livemode, rec.Key))
@@ -50,6 +47,18 @@ func (db *DB) BeginIdempotent(ctx context.Context, rec *tender.IdempotencyRecord
 		return nil, err
 	}
 	return got, nil
+}
+
+// insertIdem inserts rec unless its key exists (false).
+func insertIdem(ctx context.Context, db *DB, q querier, rec *tender.IdempotencyRecord) (bool, error) {
+	var id string
+	err := q.QueryRowContext(ctx, db.q(`INSERT INTO idempotency_keys (`+idemColumns+`) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT (merchant_id, livemode, key) DO NOTHING RETURNING id`),
+		rec.ID, rec.Tenant.MerchantID, rec.Tenant.Livemode, rec.Key, rec.RequestHash, rec.Status, rec.ResponseStatus,
+		string(rec.ResponseBody), rec.ResourceID, ms(rec.LockedAt), ms(rec.Created)).Scan(&id)
+	if errors.Is(err, sql.ErrNoRows) {
+		return false, nil
+	}
+	return err == nil, translate(err)
 }
 
 // TakeOverIdempotent locks an abandoned in-flight record for a new attempt.
@@ -69,7 +78,11 @@ func (db *DB) TakeOverIdempotent(ctx context.Context, t tender.Tenant, id string
 
 // FinishIdempotent stores the first response.
 func (db *DB) FinishIdempotent(ctx context.Context, t tender.Tenant, id string, status int, body []byte) error {
-	_, err := db.querier(db.w, nil).ExecContext(ctx, db.q(`UPDATE idempotency_keys SET status = ?, response_status = ?, response_body = ?, locked_at = 0 WHERE id = ? AND merchant_id = ? AND livemode = ?`),
+	return finishIdem(ctx, db, db.querier(db.w, nil), t, id, status, body)
+}
+
+func finishIdem(ctx context.Context, db *DB, q querier, t tender.Tenant, id string, status int, body []byte) error {
+	_, err := q.ExecContext(ctx, db.q(`UPDATE idempotency_keys SET status = ?, response_status = ?, response_body = ?, locked_at = 0 WHERE id = ? AND merchant_id = ? AND livemode = ?`),
 		tender.IdempotencyDone, status, string(body), id, t.MerchantID, t.Livemode)
 	return translate(err)
 }

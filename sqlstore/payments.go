@@ -224,6 +224,14 @@ func (q *queries) BindIdempotency(ctx context.Context, t tender.Tenant, recordID
 	return err
 }
 
+func (q *queries) ClaimIdempotency(ctx context.Context, rec *tender.IdempotencyRecord) (bool, error) {
+	return insertIdem(ctx, q.db, q.q, rec)
+}
+
+func (q *queries) FinishIdempotency(ctx context.Context, t tender.Tenant, id string, status int, body []byte) error {
+	return finishIdem(ctx, q.db, q.q, t, id, status, body)
+}
+
 // --- provider configs
 
 type providerConfigDoc struct {
