@@ -52,7 +52,8 @@ func (db *DB) ConnectLink(ctx context.Context, id string) (*tender.ConnectLink, 
 
 // ClaimConnectLink marks a link used if it is unused and unexpired at `at`.
 func (db *DB) ClaimConnectLink(ctx context.Context, id string, at time.Time) error {
-	return db.inTx(ctx, func(tx *sql.Tx) error {
+	return db.inTx(ctx, func(sqltx *sql.Tx) error {
+		tx := db.querier(db.w, sqltx)
 		res, err := tx.ExecContext(ctx, db.q(`UPDATE connect_links SET used_at = ? WHERE id = ? AND used_at IS NULL AND expires_at > ?`),
 			ms(at), id, ms(at))
 		if err != nil {

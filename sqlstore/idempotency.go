@@ -30,7 +30,11 @@ func scanIdem(row interface{ Scan(...any) error }) (*tender.IdempotencyRecord, e
 // BeginIdempotent inserts a record, or returns the one already there. The
 // unique index decides between concurrent first uses.
 func (db *DB) BeginIdempotent(ctx context.Context, rec *tender.IdempotencyRecord) (*tender.IdempotencyRecord, error) {
-	ok, err := insertIdem(ctx, db, db.querier(db.w, nil), rec)
+	var ok bool
+	err := db.writeOne(ctx, func(q querier) (err error) {
+		ok, err = insertIdem(ctx, db, q, rec)
+		return err
+	})
 	if err != nil {
 		return nil, err
 	}
@@ -67,18 +71,22 @@ func (db *DB) TakeOverIdempotent(ctx context.Context, t tender.Tenant, id string
 	if !lockedAt.IsZero() {
 		old = ms(lockedAt)
 	}
-	res, err := db.querier(db.w, nil).ExecContext(ctx, db.q(`UPDATE idempotency_keys SET locked_at = ? WHERE id = ? AND merchant_id = ? AND livemode = ? AND status = ? AND locked_at = ?`),
-		ms(now), id, t.MerchantID, t.Livemode, tender.IdempotencyInFlight, old)
-	if err != nil {
-		return false, translate(err)
-	}
-	n, _ := res.RowsAffected()
-	return n == 1, nil
+	var n int64
+	err := db.writeOne(ctx, func(q querier) error {
+		res, err := q.ExecContext(ctx, db.q(`UPDATE idempotency_keys SET locked_at = ? WHERE id = ? AND merchant_id = ? AND livemode = ? AND status = ? AND locked_at = ?`),
+			ms(now), id, t.MerchantID, t.Livemode, tender.IdempotencyInFlight, old)
+		if err != nil {
+			return err
+		}
+		n, err = res.RowsAffected()
+		return err
+	})
+	return n == 1, translate(err)
 }
 
 // FinishIdempotent stores the first response.
 func (db *DB) FinishIdempotent(ctx context.Context, t tender.Tenant, id string, status int, body []byte) error {
-	return finishIdem(ctx, db, db.querier(db.w, nil), t, id, status, body)
+	return db.writeOne(ctx, func(q querier) error { return finishIdem(ctx, db, q, t, id, status, body) })
 }
 
 func finishIdem(ctx context.Context, db *DB, q querier, t tender.Tenant, id string, status int, body []byte) error {
@@ -89,15 +97,19 @@ func finishIdem(ctx context.Context, db *DB, q querier, t tender.Tenant, id stri
 
 // ReleaseIdempotent unlocks an in-flight record for an immediate retry.
 func (db *DB) ReleaseIdempotent(ctx context.Context, t tender.Tenant, id string) error {
-	_, err := db.querier(db.w, nil).ExecContext(ctx, db.q(`UPDATE idempotency_keys SET locked_at = 0 WHERE id = ? AND merchant_id = ? AND livemode = ? AND status = ?`),
-		id, t.MerchantID, t.Livemode, tender.IdempotencyInFlight)
-	return translate(err)
+	return db.writeOne(ctx, func(q querier) error {
+		_, err := q.ExecContext(ctx, db.q(`UPDATE idempotency_keys SET locked_at = 0 WHERE id = ? AND merchant_id = ? AND livemode = ? AND status = ?`),
+			id, t.MerchantID, t.Livemode, tender.IdempotencyInFlight)
+		return translate(err)
+	})
 }
 
 // DeleteIdempotent forgets a record whose request never started executing.
 func (db *DB) DeleteIdempotent(ctx context.Context, t tender.Tenant, id string) error {
-	_, err := db.querier(db.w, nil).ExecContext(ctx, db.q(`DELETE FROM idempotency_keys WHERE id = ? AND merchant_id = ? AND livemode = ?`), id, t.MerchantID, t.Livemode)
-	return translate(err)
+	return db.writeOne(ctx, func(q querier) error {
+		_, err := q.ExecContext(ctx, db.q(`DELETE FROM idempotency_keys WHERE id = ? AND merchant_id = ? AND livemode = ?`), id, t.MerchantID, t.Livemode)
+		return translate(err)
+	})
 }
 
 // PurgeIdempotency deletes records created before a time (Stripe keeps keys 24 hours).
@@ -123,14 +135,22 @@ func (db *DB) LedgerUpdate(ctx context.Context, provider, key string, fn func(ol
 		if !due.IsZero() {
 			dueAt = sql.NullInt64{Int64: ms(due), Valid: true}
 		}
-		var k string
-		err := db.querier(db.w, nil).QueryRowContext(ctx, db.q(`INSERT INTO provider_ledger (provider, key, value, due_at) VALUES (?, ?, ?, ?) ON CONFLICT (provider, key) DO NOTHING RETURNING key`),
-			provider, key, string(val), dueAt).Scan(&k)
-		if err == nil {
-			return nil
-		}
-		if !errors.Is(err, sql.ErrNoRows) {
+		inserted := false
+		err := db.writeOne(ctx, func(q querier) error {
+			var k string
+			err := q.QueryRowContext(ctx, db.q(`INSERT INTO provider_ledger (provider, key, value, due_at) VALUES (?, ?, ?, ?) ON CONFLICT (provider, key) DO NOTHING RETURNING key`),
+				provider, key, string(val), dueAt).Scan(&k)
+			if errors.Is(err, sql.ErrNoRows) {
+				return nil // the record exists: update it below
+			}
+			inserted = err == nil
+			return err
+		})
+		if err != nil {
 			return translate(err)
+		}
+		if inserted {
+			return nil
 		}
 	}
 	for attempt := 0; ; attempt++ {

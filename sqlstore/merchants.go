@@ -14,7 +14,8 @@ var _ tender.Store = (*DB)(nil)
 
 // CreateMerchant stores a merchant and its first keys in one transaction.
 func (db *DB) CreateMerchant(ctx context.Context, m *tender.Merchant, keys []*tender.APIKey) error {
-	return db.inTx(ctx, func(tx *sql.Tx) error {
+	return db.inTx(ctx, func(sqltx *sql.Tx) error {
+		tx := db.querier(db.w, sqltx)
 		if _, err := tx.ExecContext(ctx, db.q(`INSERT INTO merchants (id, name, created) VALUES (?, ?, ?)`),
 			m.ID, m.Name, ms(m.Created)); err != nil {
 			return err
@@ -62,10 +63,10 @@ func (db *DB) Merchants(ctx context.Context) ([]*tender.Merchant, error) {
 
 // CreateAPIKey stores a new key for an existing merchant.
 func (db *DB) CreateAPIKey(ctx context.Context, k *tender.APIKey) error {
-	return db.inTx(ctx, func(tx *sql.Tx) error { return db.insertAPIKey(ctx, tx, k) })
+	return db.inTx(ctx, func(tx *sql.Tx) error { return db.insertAPIKey(ctx, db.querier(db.w, tx), k) })
 }
 
-func (db *DB) insertAPIKey(ctx context.Context, tx *sql.Tx, k *tender.APIKey) error {
+func (db *DB) insertAPIKey(ctx context.Context, tx querier, k *tender.APIKey) error {
 	_, err := tx.ExecContext(ctx, db.q(`INSERT INTO api_keys (id, merchant_id, livemode, kind, scopes, hash, last4, created, revoked_at, last_used_at)
 		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`),
 		k.ID, k.MerchantID, k.Livemode, string(k.Kind), joinScopes(k.Scopes), k.Hash, k.Last4, ms(k.Created), msPtr(k.RevokedAt), msPtr(k.LastUsedAt))
@@ -127,7 +128,8 @@ func (db *DB) APIKeys(ctx context.Context, merchantID string) ([]*tender.APIKey,
 // RevokeAPIKey marks a key revoked; revoking twice keeps the first time.
 func (db *DB) RevokeAPIKey(ctx context.Context, id string, at time.Time) (*tender.APIKey, error) {
 	var k *tender.APIKey
-	err := db.inTx(ctx, func(tx *sql.Tx) error {
+	err := db.inTx(ctx, func(sqltx *sql.Tx) error {
+		tx := db.querier(db.w, sqltx)
 		if _, err := tx.ExecContext(ctx, db.q(`UPDATE api_keys SET revoked_at = ? WHERE id = ? AND revoked_at IS NULL`), ms(at), id); err != nil {
 			return err
 		}

@@ -516,8 +516,9 @@ func (db *DB) skipLocked() string {
 // other instances leave them alone for a while.
 func claim[T any](ctx context.Context, db *DB, query string, args []any, setVersion func(*T, int64), mark func(q *queries, v *T) error) ([]*T, error) {
 	var out []*T
-	err := db.inTx(ctx, func(tx *sql.Tx) error {
-		q := &queries{db: db, q: db.querier(db.w, tx), tx: true}
+	err := db.inTx(ctx, func(sqltx *sql.Tx) error {
+		tx := db.querier(db.w, sqltx)
+		q := &queries{db: db, q: tx, tx: true}
 		rows, err := tx.QueryContext(ctx, db.q(query+db.skipLocked()), args...)
 		if err != nil {
 			return err

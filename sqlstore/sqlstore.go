@@ -53,6 +53,8 @@ type DB struct {
 
 	rebound sync.Map // query with ? → query for this dialect
 	stmts   stmtCache
+	// group runs SQLite's write transactions (group.go); nil on PostgreSQL.
+	group *groupWriter
 }
 
 // Options tune a store. The zero value is sensible.
@@ -165,6 +167,7 @@ func (db *DB) openSQLite(path string, opt Options) error {
 	r.SetMaxIdleConns(n)
 	r.SetConnMaxIdleTime(0)
 	db.w, db.r = w, r
+	db.group = newGroupWriter(w)
 	return nil
 }
 
@@ -217,6 +220,9 @@ func (db *DB) Ping(ctx context.Context) error {
 
 // Close closes the pools.
 func (db *DB) Close() error {
+	if db.group != nil {
+		db.group.close()
+	}
 	db.stmts.close()
 	err := db.w.Close()
 	if db.r != db.w {
@@ -267,6 +273,9 @@ type querier interface {
 
 // inTx runs fn in a write transaction and commits if it returns nil.
 func (db *DB) inTx(ctx context.Context, fn func(tx *sql.Tx) error) error {
+	if db.group != nil {
+		return db.group.do(ctx, fn)
+	}
 	tx, err := db.w.BeginTx(ctx, nil)
 	if err != nil {
 		return translate(err)
@@ -276,6 +285,15 @@ func (db *DB) inTx(ctx context.Context, fn func(tx *sql.Tx) error) error {
 		return translate(err)
 	}
 	return translate(tx.Commit())
+}
+
+// writeOne runs a single-statement write: autocommitted on PostgreSQL, and
+// on SQLite as a member of the writer's group (one commit fewer of its own).
+func (db *DB) writeOne(ctx context.Context, fn func(q querier) error) error {
+	if db.group != nil {
+		return db.inTx(ctx, func(tx *sql.Tx) error { return fn(db.querier(db.w, tx)) })
+	}
+	return fn(db.querier(db.w, nil))
 }
 
 // translate turns driver errors into the domain's sentinels, wrapping the

@@ -82,6 +82,17 @@ type prepared struct {
 	cache *stmtCache
 	pool  *sql.DB
 	tx    *sql.Tx
+	// detach: statements ignore their context's cancellation (on the
+	// writer, where an interrupted write would roll back a whole group;
+	// see group.go). It also spares the driver a goroutine per statement.
+	detach bool
+}
+
+func (p *prepared) context(ctx context.Context) context.Context {
+	if p.detach && ctx.Done() != nil {
+		return context.WithoutCancel(ctx)
+	}
+	return ctx
 }
 
 func (p *prepared) stmt(ctx context.Context, query string) *sql.Stmt {
@@ -101,6 +112,7 @@ func (p *prepared) stmt(ctx context.Context, query string) *sql.Stmt {
 }
 
 func (p *prepared) ExecContext(ctx context.Context, query string, args ...any) (sql.Result, error) {
+	ctx = p.context(ctx)
 	if s := p.stmt(ctx, query); s != nil {
 		return s.ExecContext(ctx, args...)
 	}
@@ -111,6 +123,7 @@ func (p *prepared) ExecContext(ctx context.Context, query string, args ...any) (
 }
 
 func (p *prepared) QueryContext(ctx context.Context, query string, args ...any) (*sql.Rows, error) {
+	ctx = p.context(ctx)
 	if s := p.stmt(ctx, query); s != nil {
 		return s.QueryContext(ctx, args...)
 	}
@@ -121,6 +134,7 @@ func (p *prepared) QueryContext(ctx context.Context, query string, args ...any) 
 }
 
 func (p *prepared) QueryRowContext(ctx context.Context, query string, args ...any) *sql.Row {
+	ctx = p.context(ctx)
 	if s := p.stmt(ctx, query); s != nil {
 		return s.QueryRowContext(ctx, args...)
 	}
@@ -139,5 +153,5 @@ func (db *DB) querier(pool *sql.DB, tx *sql.Tx) querier {
 		}
 		return pool
 	}
-	return &prepared{cache: &db.stmts, pool: pool, tx: tx}
+	return &prepared{cache: &db.stmts, pool: pool, tx: tx, detach: pool == db.w}
 }

@@ -53,7 +53,8 @@ func (db *DB) UpdateWebhookEndpoint(ctx context.Context, e *tender.WebhookEndpoi
 
 // DeleteWebhookEndpoint deletes an endpoint and its deliveries.
 func (db *DB) DeleteWebhookEndpoint(ctx context.Context, t tender.Tenant, id string) error {
-	return db.inTx(ctx, func(tx *sql.Tx) error {
+	return db.inTx(ctx, func(sqltx *sql.Tx) error {
+		tx := db.querier(db.w, sqltx)
 		if _, err := tx.ExecContext(ctx, db.q(`DELETE FROM webhook_deliveries WHERE endpoint_id = ? AND merchant_id = ? AND livemode = ?`), id, t.MerchantID, t.Livemode); err != nil {
 			return err
 		}
@@ -180,7 +181,8 @@ func (db *DB) ClaimDeliveries(ctx context.Context, now time.Time, lease time.Dur
 		return nil, nil
 	}
 	var out []*tender.Delivery
-	err := db.inTx(ctx, func(tx *sql.Tx) error {
+	err := db.inTx(ctx, func(sqltx *sql.Tx) error {
+		tx := db.querier(db.w, sqltx)
 		rows, err := tx.QueryContext(ctx, db.q(`SELECT `+deliveryColumns+` FROM webhook_deliveries WHERE status = 'pending' AND next_attempt_at <= ? ORDER BY next_attempt_at, id LIMIT ?`+db.skipLocked()), ms(now), limit)
 		if err != nil {
 			return err
@@ -210,16 +212,19 @@ func (db *DB) ClaimDeliveries(ctx context.Context, now time.Time, lease time.Dur
 
 // RecordAttempt stores an attempt's outcome.
 func (db *DB) RecordAttempt(ctx context.Context, d *tender.Delivery) error {
-	_, err := db.querier(db.w, nil).ExecContext(ctx, db.q(`UPDATE webhook_deliveries SET status = ?, attempts = ?, next_attempt_at = ?, last_attempt_at = ?, last_status = ?, last_error = ? WHERE id = ?`),
-		d.Status, d.Attempts, ms(d.NextAttemptAt), msPtr(d.LastAttemptAt), d.LastStatus, d.LastError, d.ID)
-	return translate(err)
+	return db.writeOne(ctx, func(q querier) error {
+		_, err := q.ExecContext(ctx, db.q(`UPDATE webhook_deliveries SET status = ?, attempts = ?, next_attempt_at = ?, last_attempt_at = ?, last_status = ?, last_error = ? WHERE id = ?`),
+			d.Status, d.Attempts, ms(d.NextAttemptAt), msPtr(d.LastAttemptAt), d.LastStatus, d.LastError, d.ID)
+		return translate(err)
+	})
 }
 
 // Redeliver makes an event's deliveries pending again.
 func (db *DB) Redeliver(ctx context.Context, t tender.Tenant, eventID, endpointID string, now time.Time) (int, error) {
 	n := 0
-	err := db.inTx(ctx, func(tx *sql.Tx) error {
-		q := &queries{db: db, q: db.querier(db.w, tx), tx: true}
+	err := db.inTx(ctx, func(sqltx *sql.Tx) error {
+		tx := db.querier(db.w, sqltx)
+		q := &queries{db: db, q: tx, tx: true}
 		ev, err := q.Event(ctx, t, eventID)
 		if err != nil {
 			return err
