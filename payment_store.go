@@ -156,6 +156,9 @@ type IdempotencyStore interface {
 	// BeginIdempotent inserts rec. If the key exists it inserts nothing and
 	// returns the stored record.
 	BeginIdempotent(ctx context.Context, rec *IdempotencyRecord) (existing *IdempotencyRecord, err error)
+	// FindIdempotent reads a key's record (ErrNotFound if there is none),
+	// without writing: a retry learns its key is known at the cost of a read.
+	FindIdempotent(ctx context.Context, t Tenant, key string) (*IdempotencyRecord, error)
 	// TakeOverIdempotent locks an in-flight record whose lock is lockedAt
 	// (stale or released) for a new attempt; false if someone else did first.
 	TakeOverIdempotent(ctx context.Context, t Tenant, id string, lockedAt, now time.Time) (bool, error)

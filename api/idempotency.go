@@ -6,6 +6,7 @@ import (
 	"crypto/sha256"
 	"encoding/hex"
 	"encoding/json"
+	"errors"
 	"net/http"
 	"strconv"
 	"time"
@@ -74,16 +75,28 @@ func (s *Server) idempotent(w http.ResponseWriter, r *http.Request, a *Auth, key
 		return &tender.IdempotencyRecord{ID: tender.NewID("idr"), Tenant: t, Key: key, RequestHash: hex.EncodeToString(sum[:]),
 			Status: tender.IdempotencyInFlight, LockedAt: now, Created: now}
 	}
-	if inline && s.inlineIdempotent(w, r, t, key, record(), h) {
-		return
+	var existing *tender.IdempotencyRecord
+	if inline {
+		// A retry finds its key with a read, and does not run the request
+		// only to learn that at its first write.
+		existing, err = s.payments.FindIdempotent(r.Context(), t, key)
+		if err != nil && !errors.Is(err, tender.ErrNotFound) {
+			s.WriteError(w, r, err)
+			return
+		}
+		if existing == nil && s.inlineIdempotent(w, r, t, key, record(), h) {
+			return
+		}
 	}
 	// The key is known (or, inline, was taken while the request ran; it
 	// changed nothing): replay, refuse, resume or run under a new record.
 	rec := record()
-	existing, err := s.payments.BeginIdempotent(r.Context(), rec)
-	if err != nil {
-		s.WriteError(w, r, err)
-		return
+	if existing == nil {
+		existing, err = s.payments.BeginIdempotent(r.Context(), rec)
+		if err != nil {
+			s.WriteError(w, r, err)
+			return
+		}
 	}
 	if existing != nil {
 		if existing.RequestHash != rec.RequestHash {

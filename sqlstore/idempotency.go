@@ -53,6 +53,12 @@ func (db *DB) BeginIdempotent(ctx context.Context, rec *tender.IdempotencyRecord
 	return got, nil
 }
 
+// FindIdempotent reads a key's record on a reader.
+func (db *DB) FindIdempotent(ctx context.Context, t tender.Tenant, key string) (*tender.IdempotencyRecord, error) {
+	return scanIdem(db.querier(db.r, nil).QueryRowContext(ctx, db.q(`SELECT `+idemColumns+` FROM idempotency_keys WHERE merchant_id = ? AND livemode = ? AND key = ?`),
+		t.MerchantID, t.Livemode, key))
+}
+
 // insertIdem inserts rec unless its key exists (false).
 func insertIdem(ctx context.Context, db *DB, q querier, rec *tender.IdempotencyRecord) (bool, error) {
 	var id string
