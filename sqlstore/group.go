@@ -52,6 +52,10 @@ type groupWriter struct {
 	jobs chan *writeJob
 	stop chan struct{}
 	wg   sync.WaitGroup
+	// mu orders submissions before close: a job is never queued once the
+	// writer stopped reading the queue.
+	mu     sync.RWMutex
+	closed bool
 	// commits counts the groups committed (tests read it).
 	commits atomic.Int64
 }
@@ -73,11 +77,13 @@ func (g *groupWriter) do(ctx context.Context, fn func(*sql.Tx) error) error {
 		return err
 	}
 	j := &writeJob{ctx: ctx, fn: fn, done: make(chan struct{})}
-	select {
-	case g.jobs <- j:
-	case <-g.stop:
+	g.mu.RLock()
+	if g.closed {
+		g.mu.RUnlock()
 		return errWriterClosed
 	}
+	g.jobs <- j // the writer runs until close, which waits for this send
+	g.mu.RUnlock()
 	<-j.done
 	if j.panicked != nil {
 		panic(j.panicked)
@@ -86,6 +92,9 @@ func (g *groupWriter) do(ctx context.Context, fn func(*sql.Tx) error) error {
 }
 
 func (g *groupWriter) close() {
+	g.mu.Lock()
+	g.closed = true
+	g.mu.Unlock()
 	close(g.stop)
 	g.wg.Wait()
 }
@@ -97,7 +106,7 @@ func (g *groupWriter) run() {
 		case j := <-g.jobs:
 			g.group(j)
 		case <-g.stop:
-			// Answer whatever is still queued.
+			// Answer whatever is still queued: nothing is queued after this.
 			for {
 				select {
 				case j := <-g.jobs:
