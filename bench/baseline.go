@@ -13,9 +13,6 @@ import (
 	"net"
 	"net/http"
 	"net/url"
-	"os"
-	"path/filepath"
-	"runtime"
 	"strconv"
 	"strings"
 	"time"
@@ -152,59 +149,13 @@ func startBaseline(ctx context.Context, dialect sqlstore.Dialect, dbURL, key str
 	return b, nil
 }
 
-// open connects exactly as sqlstore.Open does: on SQLite a single writer
-// connection (BEGIN IMMEDIATE) and a pool of read-only readers, WAL and
-// synchronous=NORMAL; on PostgreSQL one pgx pool of 20.
-func (b *baseline) open(dbURL string) error {
-	dialect, target, err := sqlstore.ParseURL(dbURL)
-	if err != nil {
-		return err
-	}
-	if dialect == sqlstore.Postgres {
-		p, err := sql.Open("pgx", target)
-		if err != nil {
-			return err
-		}
-		p.SetMaxOpenConns(20)
-		p.SetMaxIdleConns(20)
-		p.SetConnMaxIdleTime(5 * time.Minute)
-		b.w, b.r = p, p
-		return nil
-	}
-	abs, err := filepath.Abs(target)
-	if err != nil {
-		return err
-	}
-	if err := os.MkdirAll(filepath.Dir(abs), 0o700); err != nil {
-		return err
-	}
-	common := "_pragma=journal_mode(WAL)&_pragma=foreign_keys(1)&_pragma=busy_timeout(10000)&_pragma=synchronous(NORMAL)"
-	dsn := func(extra string) string {
-		return "file:" + (&url.URL{Path: abs}).EscapedPath() + "?" + common + extra
-	}
-	w, err := sql.Open("sqlite", dsn("&_txlock=immediate"))
-	if err != nil {
-		return err
-	}
-	w.SetMaxOpenConns(1)
-	w.SetMaxIdleConns(1)
-	w.SetConnMaxLifetime(0)
-	w.SetConnMaxIdleTime(0)
-	if err := w.Ping(); err != nil {
-		w.Close()
-		return err
-	}
-	r, err := sql.Open("sqlite", dsn("&_pragma=query_only(1)"))
-	if err != nil {
-		w.Close()
-		return err
-	}
-	n := 4 * runtime.GOMAXPROCS(0)
-	r.SetMaxOpenConns(n)
-	r.SetMaxIdleConns(n)
-	r.SetConnMaxIdleTime(0)
-	b.w, b.r = w, r
-	return nil
+// open connects exactly as sqlstore.Open does (sqlstore.Pools): on SQLite
+// a single writer connection (BEGIN IMMEDIATE) and a pool of read-only
+// readers, WAL and synchronous=NORMAL; on PostgreSQL one pgx pool of 20.
+// It has no group writer: the baseline commits each payment on its own.
+func (b *baseline) open(dbURL string) (err error) {
+	b.w, b.r, err = sqlstore.Pools(dbURL)
+	return err
 }
 
 func (b *baseline) createTables(ctx context.Context) error {

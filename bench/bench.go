@@ -89,9 +89,12 @@ type Measurement struct {
 }
 
 // Failed is the number of failed operations.
-func (m *Measurement) Failed() uint64 {
+func (m *Measurement) Failed() uint64 { return sum(m.Errors) }
+
+// sum adds up failure counts.
+func sum(counts map[string]uint64) uint64 {
 	var n uint64
-	for _, c := range m.Errors {
+	for _, c := range counts {
 		n += c
 	}
 	return n

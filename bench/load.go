@@ -72,13 +72,7 @@ type loadResult struct {
 }
 
 // Failed is the number of failed operations.
-func (r *loadResult) Failed() uint64 {
-	var n uint64
-	for _, c := range r.Errors {
-		n += c
-	}
-	return n
-}
+func (r *loadResult) Failed() uint64 { return sum(r.Errors) }
 
 // liveCounts are read by the progress line while a run goes on.
 type liveCounts struct {

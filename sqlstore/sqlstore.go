@@ -116,12 +116,33 @@ func Open(ctx context.Context, rawURL string, opt Options) (*DB, error) {
 	if err != nil {
 		return nil, err
 	}
+	if dialect == SQLite {
+		db.group = newGroupWriter(db.w)
+	}
 	db.queries = &queries{db: db, q: db.querier(db.r, nil)}
 	if err := db.Ping(ctx); err != nil {
 		db.Close()
 		return nil, fmt.Errorf("connect to %s: %w", dialect, err)
 	}
 	return db, nil
+}
+
+// Pools opens the connection pools Open would, with the default options,
+// and nothing else (no group writer): the load tool's baseline measures the
+// floor through exactly the drivers and pool settings Tender uses.
+func Pools(rawURL string) (w, r *sql.DB, err error) {
+	dialect, target, err := ParseURL(rawURL)
+	if err != nil {
+		return nil, nil, err
+	}
+	db := &DB{dialect: dialect}
+	switch dialect {
+	case SQLite:
+		err = db.openSQLite(target, Options{})
+	case Postgres:
+		err = db.openPostgres(target, Options{})
+	}
+	return db.w, db.r, err
 }
 
 func (db *DB) openSQLite(path string, opt Options) error {
@@ -167,7 +188,6 @@ func (db *DB) openSQLite(path string, opt Options) error {
 	r.SetMaxIdleConns(n)
 	r.SetConnMaxIdleTime(0)
 	db.w, db.r = w, r
-	db.group = newGroupWriter(w)
 	return nil
 }
 
